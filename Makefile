@@ -1,0 +1,106 @@
+# node-api: the tutorial's HTTP API service in C.
+#
+#   make            build build/node-api
+#   make run        build and run it on http://localhost:3000
+#   make test       format check, unit tests, integration tests
+#   make SANITIZE=address,undefined test
+#                   the same against an ASan+UBSan build (in build-san/)
+#   make deps       install missing Debian packages (run and test do it)
+#   make format     reformat the sources
+
+VERSION := 1.0.0
+PKGS := libmicrohttpd libcjson libbson-1.0
+PYTHON ?= python3
+SANITIZE ?=
+BUILD ?= build$(if $(SANITIZE),-san)
+
+WARNINGS := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+            -Wvla -Wformat=2
+ifeq ($(CI),true)
+WERROR ?= 1
+endif
+ifeq ($(WERROR),1)
+WARNINGS += -Werror
+endif
+
+CFLAGS ?= -O2 -g
+ifneq ($(SANITIZE),)
+SANFLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+pkg_cflags = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+pkg_libs = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+ALL_CPPFLAGS = -Iinclude -I$(BUILD) -D_GNU_SOURCE -DNA_VERSION='"$(VERSION)"' $(CPPFLAGS)
+ALL_CFLAGS = -std=c11 $(WARNINGS) $(CFLAGS) $(SANFLAGS) $(pkg_cflags) -MMD -MP
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+LIBS = $(pkg_libs) -lpthread
+
+SRCS := $(wildcard src/*.c)
+LIB_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(filter-out src/main.c,$(SRCS)))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+FORMAT_FILES := $(wildcard src/*.c include/na/*.h tests/unit/*.c tests/unit/*.h)
+
+.PHONY: all deps deps-build run test unit integration format format-check clean
+
+all: $(BUILD)/node-api
+
+deps:
+	@scripts/deps.sh test
+
+deps-build:
+	@scripts/deps.sh build
+
+# The git revision goes into a header that changes only when it does.
+$(BUILD)/na_git.h: FORCE | $(BUILD)/obj
+	@sha=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown); \
+	 line="#define NA_GIT_SHA \"$$sha\""; \
+	 [ "$$(cat $@ 2>/dev/null)" = "$$line" ] || echo "$$line" > $@
+FORCE:
+
+$(BUILD)/obj $(BUILD)/tests:
+	@mkdir -p $@
+
+$(BUILD)/obj/main.o: $(BUILD)/na_git.h
+
+$(BUILD)/obj/%.o: src/%.c | deps-build $(BUILD)/obj
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/node-api: $(BUILD)/obj/main.o $(LIB_OBJS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/tests
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(ALL_LDFLAGS) \
+	    $(LIBS) $$(pkg-config --libs cmocka)
+
+run: deps-build $(BUILD)/node-api
+	./$(BUILD)/node-api
+
+# Sanitizer runs stop at the first report, with a stack.
+export ASAN_OPTIONS ?= abort_on_error=0:detect_leaks=1
+export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+
+test: deps
+	@$(MAKE) --no-print-directory format-check
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: $(BUILD)/node-api
+	NODE_API_BIN=$(abspath $(BUILD)/node-api) $(PYTHON) -m unittest discover \
+	    -s tests/integration -p 'test_*.py' -v
+
+format:
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format-check: ok"
+
+clean:
+	rm -rf build build-san
+
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d)

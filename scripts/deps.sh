@@ -1,0 +1,49 @@
+#!/bin/sh
+# Installs the Debian packages node-api needs, only those missing.
+#
+#   scripts/deps.sh build   compiler and libraries (what `make run` needs)
+#   scripts/deps.sh test    build + what `make test` needs
+#
+# Idempotent and quick when everything is present: one dpkg-query call.
+# Runs apt-get as root, through sudo otherwise.
+set -eu
+
+build="gcc make pkg-config libc6-dev libmicrohttpd-dev libcjson-dev libbson-dev"
+test="$build libcmocka-dev python3 clang-format curl"
+
+case "${1:-test}" in
+build) want=$build ;;
+test) want=$test ;;
+*) echo "usage: $0 build|test" >&2; exit 2 ;;
+esac
+
+if ! command -v dpkg-query >/dev/null 2>&1; then
+    echo "deps: not a Debian system; install the equivalents of: $want" >&2
+    exit 0
+fi
+
+missing=""
+for p in $want; do
+    if ! dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" = 0 ]; then
+    sudo=""
+elif command -v sudo >/dev/null 2>&1; then
+    sudo="sudo"
+else
+    echo "deps: missing packages:$missing" >&2
+    echo "deps: run as root: apt-get install -y$missing" >&2
+    exit 1
+fi
+
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine may have no package lists yet: update once, then retry.
+if ! $sudo apt-get install -y --no-install-recommends $missing; then
+    $sudo apt-get update
+    $sudo apt-get install -y --no-install-recommends $missing
+fi
