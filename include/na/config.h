@@ -1,0 +1,66 @@
+/*
+ * config: the service's configuration, read once from the environment.
+ *
+ * Names follow the tutorial where it has one (PORT, NODE_ENV, APP_VERSION,
+ * LOG_LEVEL); the rest are ours. An empty variable counts as unset, as with
+ * the tutorial's `process.env.PORT || 3000`. Every value is validated: a
+ * malformed one fails na_config_load() with the variable's name, and the
+ * caller stops the process before serving anything.
+ *
+ * Defaults that depend on the machine (THREADS, MEMORY_LIMIT_MB, the
+ * connection limit) come from a struct na_sysinfo, so tests can pin them.
+ */
+#ifndef NA_CONFIG_H
+#define NA_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "na/budget.h"
+#include "na/log.h"
+#include "na/sysinfo.h"
+
+#ifndef NA_VERSION
+#define NA_VERSION "0.0.0-dev"
+#endif
+
+struct na_config {
+    char host[256];
+    unsigned port; /* 0: any free port, reported in the "started" line */
+    char node_env[65];
+    char app_version[129];
+    enum na_log_level log_level;
+    char service_name[65];
+    unsigned threads;
+    unsigned keepalive_timeout_s;
+    unsigned shutdown_timeout_s;
+    uint64_t max_body_bytes;
+    unsigned memory_shed_percent;
+    double access_log_ratio; /* 0: off, 1: every request */
+    bool loadtest_routes;
+    struct na_budget budget; /* includes the connection limit */
+};
+
+struct na_config_error {
+    char var[32];
+    char message[320];
+};
+
+/* Looks a variable up; returns NULL when unset. `ctx` is the caller's. */
+typedef const char *(*na_getenv_fn)(const char *name, void *ctx);
+
+/* A na_getenv_fn over the process environment. */
+const char *na_config_getenv(const char *name, void *ctx);
+
+/*
+ * Loads and validates. Returns 0 and fills *cfg, or -1 and fills *err
+ * (cfg is then left untouched).
+ */
+int na_config_load(struct na_config *cfg, na_getenv_fn get, void *ctx, const struct na_sysinfo *si,
+                   struct na_config_error *err);
+
+/* Writes the variables, their defaults and meaning, for --help. */
+void na_config_print_help(FILE *out);
+
+#endif

@@ -1,0 +1,264 @@
+/*
+ * config: environment parsing and validation (see include/na/config.h).
+ */
+#include "na/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "na/buf.h"
+
+static const struct {
+    const char *name, *def, *help;
+} variables[] = {
+    {"PORT", "3000", "TCP port to listen on (0: any free port)"},
+    {"HOST", "0.0.0.0", "address to listen on (IPv4 or IPv6 literal, or a name)"},
+    {"NODE_ENV", "development", "reported as \"environment\" by /api/info"},
+    {"APP_VERSION", NA_VERSION, "reported as \"version\" by /api/info"},
+    {"LOG_LEVEL", "info", "debug, info, warn or error"},
+    {"SERVICE_NAME", "node-api", "\"service\" in /api/info and in every log line"},
+    {"THREADS", "usable CPUs", "worker threads (CPU affinity and cgroup quota)"},
+    {"MAX_CONNECTIONS", "from memory", "open connections at most"},
+    {"KEEPALIVE_TIMEOUT_S", "65", "idle connection timeout (keep above the ALB's 60 s)"},
+    {"SHUTDOWN_TIMEOUT_S", "25", "drain deadline after SIGTERM (keep under stopTimeout)"},
+    {"MAX_BODY_BYTES", "1048576", "largest request body accepted (413 above)"},
+    {"MEMORY_LIMIT_MB", "cgroup limit", "memory budget in MiB (none without a limit)"},
+    {"MEMORY_SHED_PERCENT", "90", "RSS share of the budget above which requests get 503"},
+    {"ACCESS_LOG", "on", "on, off, or a sampling ratio such as 0.01"},
+    {"ENABLE_LOADTEST_ROUTES", "0", "1 enables /api/delay/{ms} and /api/status/{code}"},
+};
+
+const char *na_config_getenv(const char *name, void *ctx)
+{
+    (void)ctx;
+    return getenv(name);
+}
+
+void na_config_print_help(FILE *out)
+{
+    fputs("Environment (an empty value counts as unset):\n", out);
+    for (size_t i = 0; i < sizeof(variables) / sizeof(variables[0]); i++)
+        fprintf(out, "  %-24s %-14s %s\n", variables[i].name, variables[i].def, variables[i].help);
+}
+
+struct loader {
+    na_getenv_fn get;
+    void *ctx;
+    struct na_config_error *err;
+};
+
+static int fail(struct loader *l, const char *var, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(struct loader *l, const char *var, const char *fmt, ...)
+{
+    va_list ap;
+
+    snprintf(l->err->var, sizeof(l->err->var), "%s", var);
+    va_start(ap, fmt);
+    vsnprintf(l->err->message, sizeof(l->err->message), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The variable's value, or NULL when unset or empty. */
+static const char *value(struct loader *l, const char *var)
+{
+    const char *v = l->get(var, l->ctx);
+
+    return v && *v ? v : NULL;
+}
+
+/* Quotes a bad value for a message: JSON-escaped and cut at 64 bytes. */
+static const char *quoted(const char *v, char *storage, size_t cap)
+{
+    struct na_buf b;
+
+    na_buf_init(&b, storage, cap);
+    na_buf_json_str(&b, v, strlen(v), 64);
+    return storage;
+}
+
+static int get_uint(struct loader *l, const char *var, uint64_t def, uint64_t min, uint64_t max,
+                    uint64_t *out)
+{
+    const char *v = value(l, var);
+    char q[400], *end;
+    unsigned long long n;
+
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    for (const char *p = v; *p; p++) {
+        if (!isdigit((unsigned char)*p))
+            return fail(l, var, "%s is not a whole number", quoted(v, q, sizeof(q)));
+    }
+    errno = 0;
+    n = strtoull(v, &end, 10);
+    if (errno || n < min || n > max)
+        return fail(l, var, "%s is out of range %llu..%llu", quoted(v, q, sizeof(q)),
+                    (unsigned long long)min, (unsigned long long)max);
+    *out = n;
+    return 0;
+}
+
+static int get_uint32(struct loader *l, const char *var, unsigned def, unsigned min, unsigned max,
+                      unsigned *out)
+{
+    uint64_t v;
+
+    if (get_uint(l, var, def, min, max, &v))
+        return -1;
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* Text that goes into responses: valid UTF-8, no control characters. */
+static int get_text(struct loader *l, const char *var, const char *def, char *out, size_t cap)
+{
+    const char *v = value(l, var);
+    char q[400];
+    size_t n;
+
+    if (!v)
+        v = def;
+    n = strlen(v);
+    if (n >= cap)
+        return fail(l, var, "%s is longer than %zu bytes", quoted(v, q, sizeof(q)), cap - 1);
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f)
+            return fail(l, var, "%s contains control characters", quoted(v, q, sizeof(q)));
+    }
+    if (!na_utf8_valid(v, n))
+        return fail(l, var, "%s is not valid UTF-8", quoted(v, q, sizeof(q)));
+    memcpy(out, v, n + 1);
+    return 0;
+}
+
+static bool word_in(const char *v, const char *const *words)
+{
+    for (; *words; words++) {
+        if (!strcasecmp(v, *words))
+            return true;
+    }
+    return false;
+}
+
+static const char *const yes_words[] = {"1", "on", "true", "yes", NULL};
+static const char *const no_words[] = {"0", "off", "false", "no", NULL};
+
+static int get_bool(struct loader *l, const char *var, bool def, bool *out)
+{
+    const char *v = value(l, var);
+    char q[400];
+
+    if (!v)
+        *out = def;
+    else if (word_in(v, yes_words))
+        *out = true;
+    else if (word_in(v, no_words))
+        *out = false;
+    else
+        return fail(l, var, "%s is not one of 1, 0, on, off, true, false", quoted(v, q, sizeof(q)));
+    return 0;
+}
+
+static int get_ratio(struct loader *l, const char *var, double *out)
+{
+    const char *v = value(l, var);
+    char q[400], *end;
+    double r;
+
+    if (!v || word_in(v, yes_words)) {
+        *out = 1.0;
+        return 0;
+    }
+    if (word_in(v, no_words)) {
+        *out = 0.0;
+        return 0;
+    }
+    errno = 0;
+    r = strtod(v, &end);
+    if (errno || *end || end == v || !isdigit((unsigned char)v[0]) || !(r >= 0.0 && r <= 1.0))
+        return fail(l, var, "%s is not on, off, or a ratio between 0 and 1",
+                    quoted(v, q, sizeof(q)));
+    *out = r;
+    return 0;
+}
+
+static int get_service_name(struct loader *l, char *out, size_t cap)
+{
+    const char *v = value(l, "SERVICE_NAME");
+    char q[400];
+
+    if (!v)
+        v = "node-api";
+    if (strlen(v) >= cap)
+        return fail(l, "SERVICE_NAME", "%s is longer than %zu bytes", quoted(v, q, sizeof(q)),
+                    cap - 1);
+    for (const char *p = v; *p; p++) {
+        if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
+            return fail(l, "SERVICE_NAME", "%s may hold only letters, digits, '.', '_' and '-'",
+                        quoted(v, q, sizeof(q)));
+    }
+    strcpy(out, v);
+    return 0;
+}
+
+int na_config_load(struct na_config *cfg, na_getenv_fn get, void *ctx, const struct na_sysinfo *si,
+                   struct na_config_error *err)
+{
+    struct loader l = {.get = get, .ctx = ctx, .err = err};
+    struct na_config c = {0};
+    struct na_budget_input bi = {.nofile = si->nofile};
+    const char *v, *bad_var = NULL;
+    char q[400], msg[256];
+    uint64_t mem_mb;
+
+    if (get_uint32(&l, "PORT", 3000, 0, 65535, &c.port))
+        return -1;
+    if (get_text(&l, "HOST", "0.0.0.0", c.host, sizeof(c.host)))
+        return -1;
+    if (get_text(&l, "NODE_ENV", "development", c.node_env, sizeof(c.node_env)))
+        return -1;
+    if (get_text(&l, "APP_VERSION", NA_VERSION, c.app_version, sizeof(c.app_version)))
+        return -1;
+    c.log_level = NA_LOG_INFO;
+    v = value(&l, "LOG_LEVEL");
+    if (v && na_log_level_parse(v, &c.log_level))
+        return fail(&l, "LOG_LEVEL", "%s is not one of debug, info, warn, error",
+                    quoted(v, q, sizeof(q)));
+    if (get_service_name(&l, c.service_name, sizeof(c.service_name)))
+        return -1;
+    if (get_uint32(&l, "THREADS", si->cpus ? si->cpus : 1, 1, 1024, &c.threads))
+        return -1;
+    if (get_uint32(&l, "KEEPALIVE_TIMEOUT_S", 65, 1, 3600, &c.keepalive_timeout_s))
+        return -1;
+    if (get_uint32(&l, "SHUTDOWN_TIMEOUT_S", 25, 1, 3600, &c.shutdown_timeout_s))
+        return -1;
+    if (get_uint(&l, "MAX_BODY_BYTES", 1048576, 0, 1ull << 30, &c.max_body_bytes))
+        return -1;
+    if (get_uint(&l, "MEMORY_LIMIT_MB", si->memory_limit / NA_MIB, 1, 1ull << 22, &mem_mb))
+        return -1;
+    if (get_uint32(&l, "MEMORY_SHED_PERCENT", 90, 1, 100, &c.memory_shed_percent))
+        return -1;
+    if (get_uint32(&l, "MAX_CONNECTIONS", 0, 1, 1000000, &bi.max_connections))
+        return -1;
+    if (get_ratio(&l, "ACCESS_LOG", &c.access_log_ratio))
+        return -1;
+    if (get_bool(&l, "ENABLE_LOADTEST_ROUTES", false, &c.loadtest_routes))
+        return -1;
+
+    bi.limit_bytes = mem_mb * NA_MIB;
+    bi.shed_percent = c.memory_shed_percent;
+    bi.max_body_bytes = c.max_body_bytes;
+    if (na_budget_plan(&bi, &c.budget, &bad_var, msg, sizeof(msg)))
+        return fail(&l, bad_var, "%s", msg);
+    *cfg = c;
+    return 0;
+}
