@@ -1,0 +1,47 @@
+/*
+ * app: the state of the running service that handlers read and the server
+ * updates: configuration, the item store, the host's name, prebuilt
+ * bodies, and the live counters and flags (draining, shedding, in-flight
+ * requests, open connections, RSS).
+ *
+ * Counters and flags are atomics written by the server and the lifecycle
+ * loop and read by any thread; everything else is set by na_app_init() and
+ * read-only afterwards.
+ */
+#ifndef NA_APP_H
+#define NA_APP_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "na/config.h"
+#include "na/store.h"
+
+struct na_app {
+    const struct na_config *cfg; /* borrowed */
+    struct na_store *store;      /* borrowed */
+    char hostname[256];
+    struct timespec started; /* CLOCK_MONOTONIC at init */
+    char *info_body;         /* prebuilt /api/info; owned */
+    size_t info_len;
+
+    atomic_bool draining;
+    atomic_bool shedding;
+    atomic_uint_fast64_t rss_bytes;
+    atomic_uint_fast64_t in_flight;
+    atomic_uint_fast64_t connections;
+};
+
+/* Returns 0, or -1 when out of memory. */
+int na_app_init(struct na_app *app, const struct na_config *cfg, struct na_store *store);
+void na_app_release(struct na_app *app);
+
+/* Seconds since na_app_init(), like Node's process.uptime(). */
+double na_app_uptime(const struct na_app *app);
+
+/* Milliseconds since the epoch, like Date.now(). */
+int64_t na_now_ms(void);
+
+#endif

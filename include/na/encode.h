@@ -1,0 +1,61 @@
+/*
+ * encode: the JSON bodies the service answers with.
+ *
+ * Field names and types are the tutorial's. Bodies built once (the item
+ * list between writes, /api/info) use cJSON; the two built on every request
+ * at high rates (/health and error bodies) are formatted into caller
+ * storage with no allocation.
+ */
+#ifndef NA_ENCODE_H
+#define NA_ENCODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "na/buf.h"
+#include "na/store.h"
+
+/* Storage that always fits a /health body or an error body. */
+#define NA_ENCODE_SMALL_MAX 1024
+
+/*
+ * Writes cents as the JSON number JavaScript would print for the price:
+ * 2999 -> 29.99, 3050 -> 30.5, 3000 -> 30. Returns the length.
+ */
+size_t na_encode_price(int64_t cents, char out[32]);
+
+/* {"items":[{"id","name","price"}...],"count":n}. Caller frees; NULL if out of memory. */
+char *na_encode_items(const struct na_item *items, size_t n, size_t *len);
+
+/* {"service","version","environment","hostname"}. Caller frees; NULL if out of memory. */
+char *na_encode_info(const char *service, const char *version, const char *environment,
+                     const char *hostname, size_t *len);
+
+/* {"status","hostname","uptime":seconds (float),"timestamp":ms since epoch} */
+void na_encode_health(struct na_buf *b, const char *status, const char *hostname, double uptime_s,
+                      int64_t now_ms);
+
+/* {"error":{"status":N,"message":"..."}}: the one shape of every error body. */
+void na_encode_error(struct na_buf *b, unsigned status, const char *message);
+
+struct na_health_report {
+    const char *status; /* "healthy", "unhealthy" or "draining" */
+    const char *hostname;
+    const char *version;
+    double uptime_s;
+    int64_t timestamp_ms;
+    uint64_t in_flight;
+    uint64_t connections;
+    uint64_t max_connections;
+    struct na_store_health store;
+    bool memory_ok;
+    uint64_t rss_bytes;
+    uint64_t limit_bytes; /* 0: none */
+    uint64_t shed_bytes;  /* 0: none */
+};
+
+/* The /health/detailed document. Caller frees; NULL if out of memory. */
+char *na_encode_health_detailed(const struct na_health_report *r, size_t *len);
+
+#endif

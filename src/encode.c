@@ -1,0 +1,145 @@
+/*
+ * encode: JSON response bodies (see include/na/encode.h).
+ */
+#include "na/encode.h"
+
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+size_t na_encode_price(int64_t cents, char out[32])
+{
+    uint64_t u = cents < 0 ? 0 - (uint64_t)cents : (uint64_t)cents;
+    uint64_t whole = u / 100, frac = u % 100;
+    int n;
+
+    if (!frac)
+        n = snprintf(out, 32, "%s%" PRIu64, cents < 0 ? "-" : "", whole);
+    else if (frac % 10 == 0)
+        n = snprintf(out, 32, "%s%" PRIu64 ".%" PRIu64, cents < 0 ? "-" : "", whole, frac / 10);
+    else
+        n = snprintf(out, 32, "%s%" PRIu64 ".%02" PRIu64, cents < 0 ? "-" : "", whole, frac);
+    return (size_t)n;
+}
+
+/* Prints and frees `root`; returns the text (caller frees) or NULL. */
+static char *finish(cJSON *root, size_t *len)
+{
+    char *text = root ? cJSON_PrintUnformatted(root) : NULL;
+
+    cJSON_Delete(root);
+    if (text)
+        *len = strlen(text);
+    return text;
+}
+
+char *na_encode_items(const struct na_item *items, size_t n, size_t *len)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(root, "items");
+
+    if (!arr)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        char price[32];
+
+        if (!o)
+            goto fail;
+        cJSON_AddItemToArray(arr, o);
+        na_encode_price(items[i].price_cents, price);
+        /* Prices go in as raw text so cJSON's double printing cannot round them. */
+        if (!cJSON_AddNumberToObject(o, "id", (double)items[i].id) ||
+            !cJSON_AddStringToObject(o, "name", items[i].name) ||
+            !cJSON_AddRawToObject(o, "price", price))
+            goto fail;
+    }
+    if (!cJSON_AddNumberToObject(root, "count", (double)n))
+        goto fail;
+    return finish(root, len);
+fail:
+    cJSON_Delete(root);
+    return NULL;
+}
+
+char *na_encode_info(const char *service, const char *version, const char *environment,
+                     const char *hostname, size_t *len)
+{
+    cJSON *root = cJSON_CreateObject();
+
+    if (!cJSON_AddStringToObject(root, "service", service) ||
+        !cJSON_AddStringToObject(root, "version", version) ||
+        !cJSON_AddStringToObject(root, "environment", environment) ||
+        !cJSON_AddStringToObject(root, "hostname", hostname)) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return finish(root, len);
+}
+
+void na_encode_health(struct na_buf *b, const char *status, const char *hostname, double uptime_s,
+                      int64_t now_ms)
+{
+    na_buf_puts(b, "{\"status\":\"");
+    na_buf_puts(b, status);
+    na_buf_puts(b, "\",\"hostname\":");
+    na_buf_json_str(b, hostname, strlen(hostname), 255);
+    /* Always with a fraction, as process.uptime() is never whole. */
+    na_buf_printf(b, ",\"uptime\":%.3f,\"timestamp\":", uptime_s);
+    na_buf_int(b, now_ms);
+    na_buf_putc(b, '}');
+}
+
+void na_encode_error(struct na_buf *b, unsigned status, const char *message)
+{
+    na_buf_puts(b, "{\"error\":{\"status\":");
+    na_buf_int(b, status);
+    na_buf_puts(b, ",\"message\":");
+    na_buf_json_str(b, message, strlen(message), 512);
+    na_buf_puts(b, "}}");
+}
+
+static bool add_bytes(cJSON *o, const char *key, uint64_t v)
+{
+    return v ? cJSON_AddNumberToObject(o, key, (double)v) != NULL
+             : cJSON_AddNullToObject(o, key) != NULL;
+}
+
+char *na_encode_health_detailed(const struct na_health_report *r, size_t *len)
+{
+    cJSON *root = cJSON_CreateObject();
+    cJSON *status = cJSON_AddStringToObject(root, "status", r->status);
+    cJSON *checks = cJSON_AddObjectToObject(root, "checks");
+    cJSON *store = cJSON_AddObjectToObject(checks, "store");
+    cJSON *mem = cJSON_AddObjectToObject(checks, "memory");
+    cJSON *conns;
+
+    if (!status || !store || !mem)
+        goto fail;
+    if (!cJSON_AddStringToObject(store, "status", r->store.ok ? "pass" : "fail") ||
+        !cJSON_AddStringToObject(store, "backend", r->store.backend))
+        goto fail;
+    if (r->store.items >= 0 && !cJSON_AddNumberToObject(store, "items", (double)r->store.items))
+        goto fail;
+    if (!r->store.ok && !cJSON_AddStringToObject(store, "detail", r->store.detail))
+        goto fail;
+    if (!cJSON_AddStringToObject(mem, "status", r->memory_ok ? "pass" : "fail") ||
+        !cJSON_AddNumberToObject(mem, "rss_bytes", (double)r->rss_bytes) ||
+        !add_bytes(mem, "limit_bytes", r->limit_bytes) ||
+        !add_bytes(mem, "shed_threshold_bytes", r->shed_bytes))
+        goto fail;
+    conns = cJSON_AddObjectToObject(root, "connections");
+    if (!conns || !cJSON_AddNumberToObject(conns, "open", (double)r->connections) ||
+        !cJSON_AddNumberToObject(conns, "max", (double)r->max_connections) ||
+        !cJSON_AddNumberToObject(root, "in_flight", (double)r->in_flight) ||
+        !cJSON_AddNumberToObject(root, "uptime", r->uptime_s) ||
+        !cJSON_AddStringToObject(root, "version", r->version) ||
+        !cJSON_AddStringToObject(root, "hostname", r->hostname) ||
+        !cJSON_AddNumberToObject(root, "timestamp", (double)r->timestamp_ms))
+        goto fail;
+    return finish(root, len);
+fail:
+    cJSON_Delete(root);
+    return NULL;
+}

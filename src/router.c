@@ -1,0 +1,110 @@
+/*
+ * router: the route table and path matching (see include/na/router.h).
+ */
+#include "na/router.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define READ (NA_METHOD_GET | NA_METHOD_HEAD | NA_METHOD_OPTIONS)
+
+static const struct route {
+    const char *pattern; /* "{}" marks a parameter segment */
+    enum na_route route;
+    unsigned methods;
+    bool loadtest;
+} routes[] = {
+    {"/health", NA_ROUTE_HEALTH, READ, false},
+    {"/health/detailed", NA_ROUTE_HEALTH_DETAILED, READ, false},
+    {"/api/info", NA_ROUTE_INFO, READ, false},
+    {"/api/items", NA_ROUTE_ITEMS, READ, false},
+    {"/api/delay/{}", NA_ROUTE_DELAY, READ, true},
+    {"/api/status/{}", NA_ROUTE_STATUS, READ, true},
+};
+
+static const struct {
+    const char *name;
+    enum na_method bit;
+} methods[] = {
+    {"GET", NA_METHOD_GET},         {"HEAD", NA_METHOD_HEAD},     {"POST", NA_METHOD_POST},
+    {"PUT", NA_METHOD_PUT},         {"DELETE", NA_METHOD_DELETE}, {"PATCH", NA_METHOD_PATCH},
+    {"OPTIONS", NA_METHOD_OPTIONS},
+};
+
+enum na_method na_method_parse(const char *method)
+{
+    /* Method names are case-sensitive (RFC 9110, 9.1). */
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        if (!strcmp(method, methods[i].name))
+            return methods[i].bit;
+    }
+    return NA_METHOD_OTHER;
+}
+
+/*
+ * Matches one pattern. On success sets the parameter (if the pattern has
+ * one) and returns true.
+ */
+static bool match_one(const char *pat, const char *path, const char **param, size_t *param_len)
+{
+    while (*pat) {
+        if (pat[0] == '{') {
+            size_t n = strcspn(path, "/");
+
+            if (!n)
+                return false;
+            *param = path;
+            *param_len = n;
+            path += n;
+            pat += 2;
+            continue;
+        }
+        /* Patterns are lower case; only letters fold. */
+        char c = *path >= 'A' && *path <= 'Z' ? (char)(*path | 0x20) : *path;
+
+        if (c != *pat)
+            return false;
+        pat++;
+        path++;
+    }
+    return path[0] == '\0' || (path[0] == '/' && path[1] == '\0');
+}
+
+void na_router_match(const char *path, bool loadtest, struct na_match *out)
+{
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        const char *param = NULL;
+        size_t param_len = 0;
+
+        if (routes[i].loadtest && !loadtest)
+            continue;
+        if (match_one(routes[i].pattern, path, &param, &param_len)) {
+            out->route = routes[i].route;
+            out->methods = routes[i].methods;
+            out->param = param;
+            out->param_len = param_len;
+            return;
+        }
+    }
+}
+
+void na_router_allow(unsigned mask, char *out, size_t cap)
+{
+    size_t len = 0;
+
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        int n;
+
+        if (!(mask & methods[i].bit))
+            continue;
+        n = snprintf(out + len, cap - len, "%s%s", len ? ", " : "", methods[i].name);
+        if (n < 0 || (size_t)n >= cap - len) {
+            out[len] = '\0'; /* whole names only */
+            return;
+        }
+        len += (size_t)n;
+    }
+}

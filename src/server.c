@@ -1,0 +1,515 @@
+/*
+ * server: libmicrohttpd daemon, request lifecycle and drain (see
+ * include/na/server.h).
+ */
+#include "na/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "na/accesslog.h"
+#include "na/handlers.h"
+#include "na/log.h"
+#include "na/reqid.h"
+#include "na/timer.h"
+
+struct na_server {
+    struct na_app *app;
+    const struct na_config *cfg;
+    struct MHD_Daemon *daemon;
+    struct na_timer *timer;
+    int listen_fd; /* ours again after the drain quiesced the daemon */
+    bool quiesced;
+    unsigned port;
+    atomic_uint_fast64_t drained;
+};
+
+/* Where a request is between libmicrohttpd's calls of on_request(). */
+enum phase {
+    PHASE_IDLE = 0, /* no request on the connection */
+    PHASE_READING,  /* headers in, body (if any) arriving */
+    PHASE_DELAYED,  /* suspended until the timer fires */
+    PHASE_RESUMED,  /* timer fired: send the prepared reply */
+    PHASE_ANSWERED, /* response queued */
+};
+
+/* Per-connection context: allocated at accept, reused by each request. */
+struct conn {
+    struct na_server *srv;
+    struct MHD_Connection *mhd;
+    char peer[INET6_ADDRSTRLEN];
+
+    /* The current request; reset when it completes. */
+    enum phase phase;
+    bool log_this;
+    bool too_big;
+    bool cut; /* delayed request cut off by the shutdown */
+    struct timespec started;
+    uint64_t body_bytes;
+    unsigned status; /* as queued */
+    size_t bytes;
+    struct na_request req;
+    char request_id[NA_REQID_MAX + 1];
+    struct na_reply reply;
+};
+
+static const char json_type[] = "application/json; charset=utf-8";
+
+/* ---- responses ---------------------------------------------------------- */
+
+/*
+ * Turns the connection's reply into a response and queues it. The body is
+ * handed to libmicrohttpd with its release callback; a body in the reply's
+ * own storage needs none, as the connection context outlives the response.
+ */
+static enum MHD_Result respond(struct conn *c)
+{
+    struct na_reply *r = &c->reply;
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    char num[16];
+
+    resp = MHD_create_response_from_buffer_with_free_callback_cls(r->len, (void *)r->body,
+                                                                  r->release, r->release_cls);
+    if (!resp) {
+        na_reply_release(r);
+        return MHD_NO; /* out of memory: libmicrohttpd closes the connection */
+    }
+    r->release = NULL; /* libmicrohttpd's now */
+    if (r->len || (r->status != 204 && r->status != 304))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, json_type);
+    MHD_add_response_header(resp, "X-Request-Id", c->request_id);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (r->allow[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (r->retry_after_s) {
+        snprintf(num, sizeof(num), "%u", r->retry_after_s);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
+    }
+    /* Draining: one more answer per connection, then the client reconnects elsewhere. */
+    if (atomic_load_explicit(&c->srv->app->draining, memory_order_relaxed))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    ret = MHD_queue_response(c->mhd, r->status, resp);
+    MHD_destroy_response(resp);
+    c->status = r->status;
+    c->bytes = r->len;
+    c->phase = PHASE_ANSWERED;
+    return ret;
+}
+
+static enum MHD_Result respond_error(struct conn *c, unsigned status, const char *message,
+                                     unsigned retry_after_s)
+{
+    na_reply_error(&c->reply, status, message);
+    c->reply.retry_after_s = retry_after_s;
+    return respond(c);
+}
+
+/* ---- request lifecycle -------------------------------------------------- */
+
+static uint64_t header_u64(struct MHD_Connection *mc, const char *name, bool *present)
+{
+    const char *v = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, name);
+    uint64_t n = 0;
+
+    *present = v != NULL;
+    for (; v && *v >= '0' && *v <= '9'; v++)
+        n = n > UINT64_MAX / 10 - 10 ? UINT64_MAX : n * 10 + (uint64_t)(*v - '0');
+    return n;
+}
+
+/*
+ * First call for a request: headers are in. Sets the request up, and
+ * answers at once when it must be refused before its body is read (too
+ * large, or memory near its limit): libmicrohttpd then closes the
+ * connection rather than read a body nobody wants.
+ */
+static enum MHD_Result request_begin(struct conn *c, const char *url, const char *method)
+{
+    struct na_server *s = c->srv;
+    const struct na_config *cfg = s->cfg;
+    bool has_length;
+    uint64_t length;
+
+    clock_gettime(CLOCK_MONOTONIC, &c->started);
+    atomic_fetch_add_explicit(&s->app->in_flight, 1, memory_order_relaxed);
+    c->phase = PHASE_READING;
+    c->log_this = na_access_sampled(cfg->access_log_ratio);
+    c->too_big = false;
+    c->cut = false;
+    c->body_bytes = 0;
+    c->status = 0;
+    c->bytes = 0;
+    na_reply_reset(&c->reply);
+    c->req.method = na_method_parse(method);
+    c->req.method_name = method;
+    c->req.path = url;
+    na_router_match(url, cfg->loadtest_routes, &c->req.match);
+    na_reqid_assign(MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, "X-Request-Id"),
+                    c->request_id);
+
+    length = header_u64(c->mhd, MHD_HTTP_HEADER_CONTENT_LENGTH, &has_length);
+    if (has_length && length > cfg->max_body_bytes) {
+        char msg[96];
+
+        snprintf(msg, sizeof(msg), "request body over %llu bytes",
+                 (unsigned long long)cfg->max_body_bytes);
+        return respond_error(c, 413, msg, 0);
+    }
+    /* Memory near the limit: shed everything but the load balancer's check. */
+    if (atomic_load_explicit(&s->app->shedding, memory_order_relaxed) &&
+        c->req.match.route != NA_ROUTE_HEALTH)
+        return respond_error(c, 503, "memory near its limit, retry later", 1);
+    return MHD_YES;
+}
+
+static void on_timer(void *cls, bool cancelled)
+{
+    struct conn *c = cls;
+
+    c->cut = cancelled;
+    c->phase = PHASE_RESUMED;
+    MHD_resume_connection(c->mhd);
+}
+
+/*
+ * Body bytes are counted, and dropped: no route of this service takes a body
+ * yet. A body without a declared length (chunked) can only be refused once
+ * it has ended, as libmicrohttpd 0.9.75 cannot queue an answer mid-upload;
+ * one that runs on past twice the limit gets the connection closed instead.
+ */
+static enum MHD_Result request_body(struct conn *c, size_t *upload_size)
+{
+    uint64_t max = c->srv->cfg->max_body_bytes;
+
+    c->body_bytes += *upload_size;
+    *upload_size = 0;
+    if (c->body_bytes > max)
+        c->too_big = true;
+    if (c->body_bytes > 2 * max + 65536)
+        return MHD_NO;
+    return MHD_YES;
+}
+
+static enum MHD_Result request_dispatch(struct conn *c)
+{
+    struct na_server *s = c->srv;
+
+    if (c->too_big) {
+        char msg[96];
+
+        snprintf(msg, sizeof(msg), "request body over %llu bytes",
+                 (unsigned long long)s->cfg->max_body_bytes);
+        return respond_error(c, 413, msg, 0);
+    }
+    na_handle(s->app, &c->req, &c->reply);
+    if (c->reply.delay_ms) {
+        /* Park the connection, not the thread; the timer resumes it. */
+        c->phase = PHASE_DELAYED;
+        MHD_suspend_connection(c->mhd);
+        /* The timer refuses only once shutting down: answer through the same resume path. */
+        if (na_timer_add(s->timer, c->reply.delay_ms, c))
+            on_timer(c, true);
+        return MHD_YES;
+    }
+    return respond(c);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **req_cls)
+{
+    struct conn *c = *req_cls;
+
+    (void)cls;
+    (void)version;
+    (void)upload_data;
+    if (!c) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+        c = ci ? ci->socket_context : NULL;
+        if (!c)
+            return MHD_NO; /* the context could not be allocated at accept */
+        *req_cls = c;
+        return request_begin(c, url, method);
+    }
+    switch (c->phase) {
+    case PHASE_READING:
+        if (*upload_size)
+            return request_body(c, upload_size);
+        return request_dispatch(c);
+    case PHASE_RESUMED:
+        if (c->cut)
+            return respond_error(c, 503, "server shutting down", 0);
+        return respond(c);
+    case PHASE_DELAYED:
+    case PHASE_ANSWERED:
+    case PHASE_IDLE:
+        break;
+    }
+    /* Data after the answer, or a spurious call while parked: ignore it. */
+    *upload_size = 0;
+    return MHD_YES;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct na_server *s = cls;
+    struct conn *c = *req_cls;
+    struct na_access_entry e;
+    struct timespec now;
+
+    if (!c)
+        return;
+    *req_cls = NULL;
+    e = (struct na_access_entry){
+        .status = c->status,
+        .bytes = c->bytes,
+        .aborted = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK,
+    };
+    if (c->log_this || na_access_always(&e)) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        e.method = c->req.method_name;
+        e.path = c->req.path;
+        e.duration_ms = (double)(now.tv_sec - c->started.tv_sec) * 1e3 +
+                        (double)(now.tv_nsec - c->started.tv_nsec) / 1e6;
+        e.request_id = c->request_id;
+        /* Header values live until the connection's pool is reset, after this call. */
+        e.trace_id = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "X-Amzn-Trace-Id");
+        e.forwarded = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "X-Forwarded-For");
+        e.user_agent = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "User-Agent");
+        e.peer = c->peer;
+        na_access_log(&e);
+    }
+    na_reply_release(&c->reply);
+    c->phase = PHASE_IDLE;
+    if (atomic_load_explicit(&s->app->draining, memory_order_relaxed))
+        atomic_fetch_add_explicit(&s->drained, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&s->app->in_flight, 1, memory_order_release);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct na_server *s = cls;
+    struct conn *c;
+
+    if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        free(*socket_context);
+        *socket_context = NULL;
+        atomic_fetch_sub_explicit(&s->app->connections, 1, memory_order_release);
+        return;
+    }
+    atomic_fetch_add_explicit(&s->app->connections, 1, memory_order_relaxed);
+    c = calloc(1, sizeof(*c));
+    if (c) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+
+        c->srv = s;
+        c->mhd = mc;
+        strcpy(c->peer, "unknown");
+        if (sa && sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->peer,
+                      sizeof(c->peer));
+        else if (sa && sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, c->peer,
+                      sizeof(c->peer));
+    }
+    *socket_context = c;
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    size_t n;
+
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+        msg[--n] = '\0';
+    na_logf(NA_LOG_WARN, "libmicrohttpd", NA_LF_STR("detail", msg));
+}
+
+/* ---- listening socket --------------------------------------------------- */
+
+static int open_listener(const struct na_config *cfg, int *family, unsigned *port, char *err,
+                         size_t errlen)
+{
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC,
+        .ai_socktype = SOCK_STREAM,
+        .ai_flags = AI_PASSIVE | AI_NUMERICSERV,
+    };
+    struct addrinfo *res = NULL, *ai;
+    char portstr[8];
+    int fd = -1, rc, saved = 0;
+
+    snprintf(portstr, sizeof(portstr), "%u", cfg->port);
+    rc = getaddrinfo(cfg->host, portstr, &hints, &res);
+    if (rc) {
+        snprintf(err, errlen, "HOST \"%.200s\" does not resolve: %s", cfg->host, gai_strerror(rc));
+        return -1;
+    }
+    for (ai = res; ai; ai = ai->ai_next) {
+        int one = 1, zero = 0;
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+
+        fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0) {
+            saved = errno;
+            continue;
+        }
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        /* "::" serves IPv4 too, as Node's listen() does. */
+        if (ai->ai_family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, SOMAXCONN) ||
+            getsockname(fd, (struct sockaddr *)&ss, &sl)) {
+            saved = errno;
+            close(fd);
+            fd = -1;
+            continue;
+        }
+        *family = ai->ai_family;
+        *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                               : ((struct sockaddr_in *)&ss)->sin_port);
+        break;
+    }
+    freeaddrinfo(res);
+    if (fd < 0)
+        snprintf(err, errlen, "cannot listen on HOST \"%.200s\" PORT %u: %s", cfg->host, cfg->port,
+                 strerror(saved));
+    return fd;
+}
+
+/* ---- lifecycle ---------------------------------------------------------- */
+
+static struct MHD_OptionItem *daemon_options(struct na_server *s, struct MHD_OptionItem *ops)
+{
+    const struct na_config *cfg = s->cfg;
+    size_t n = 0;
+
+#define OPT(o, v, p) (ops[n++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)})
+    /* The logger first, or libmicrohttpd logs the options before it its own way. */
+    OPT(MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, NULL);
+    OPT(MHD_OPTION_LISTEN_SOCKET, s->listen_fd, NULL);
+    /* A pool of one is refused with a warning: one thread is the plain internal thread. */
+    if (cfg->threads > 1)
+        OPT(MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, NULL);
+    OPT(MHD_OPTION_CONNECTION_LIMIT, cfg->budget.max_connections, NULL);
+    OPT(MHD_OPTION_CONNECTION_TIMEOUT, cfg->keepalive_timeout_s, NULL);
+    OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, NA_CONN_POOL_BYTES, NULL);
+    OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s);
+    OPT(MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s);
+    OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
+    return ops;
+}
+
+struct na_server *na_server_start(struct na_app *app, char *err, size_t errlen)
+{
+    const struct na_config *cfg = app->cfg;
+    struct na_server *s = calloc(1, sizeof(*s));
+    struct MHD_OptionItem ops[12];
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    int family = AF_INET;
+
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->app = app;
+    s->cfg = cfg;
+    atomic_init(&s->drained, 0);
+    s->listen_fd = open_listener(cfg, &family, &s->port, err, errlen);
+    if (s->listen_fd < 0)
+        goto fail;
+    s->timer = na_timer_new(on_timer);
+    if (!s->timer) {
+        snprintf(err, errlen, "cannot start the timer thread");
+        goto fail;
+    }
+    if (family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY,
+                                 daemon_options(s, ops), MHD_OPTION_END);
+    if (!s->daemon) {
+        snprintf(err, errlen, "libmicrohttpd failed to start (THREADS=%u, MAX_CONNECTIONS=%u)",
+                 cfg->threads, cfg->budget.max_connections);
+        goto fail;
+    }
+    return s;
+fail:
+    na_timer_free(s->timer);
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    free(s);
+    return NULL;
+}
+
+unsigned na_server_port(const struct na_server *s)
+{
+    return s->port;
+}
+
+void na_server_drain(struct na_server *s)
+{
+    MHD_socket fd;
+
+    if (s->quiesced)
+        return;
+    atomic_store(&s->app->draining, true);
+    fd = MHD_quiesce_daemon(s->daemon);
+    s->quiesced = true;
+    /*
+     * Quiescing only stops accept(): connects would still complete in the
+     * kernel backlog and then hang. Shutting the socket down refuses them
+     * at once, so a client or load balancer retries elsewhere right away.
+     * It is closed at stop, once no worker can still be polling it.
+     */
+    if (fd != MHD_INVALID_SOCKET)
+        shutdown(fd, SHUT_RDWR);
+}
+
+uint64_t na_server_connections(const struct na_server *s)
+{
+    return atomic_load(&s->app->connections);
+}
+
+uint64_t na_server_in_flight(const struct na_server *s)
+{
+    return atomic_load(&s->app->in_flight);
+}
+
+uint64_t na_server_drained_requests(const struct na_server *s)
+{
+    return atomic_load(&s->drained);
+}
+
+void na_server_stop(struct na_server *s)
+{
+    if (!s)
+        return;
+    /* libmicrohttpd aborts if stopped with connections still suspended. */
+    na_timer_flush(s->timer);
+    MHD_stop_daemon(s->daemon);
+    na_timer_free(s->timer);
+    /* Until quiesced, the daemon owns the socket and has closed it. */
+    if (s->quiesced)
+        close(s->listen_fd);
+    free(s);
+}

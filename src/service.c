@@ -1,0 +1,207 @@
+/*
+ * service: wiring and lifecycle of `node-api serve` (see
+ * include/na/service.h).
+ */
+#include "na/service.h"
+
+#include <malloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "na/app.h"
+#include "na/log.h"
+#include "na/server.h"
+#include "na/store.h"
+#include "na/sysinfo.h"
+
+#define HOUSEKEEPING_MS 100
+#define DRAIN_POLL_MS   10
+
+static void ignore_signal(int sig)
+{
+    (void)sig;
+}
+
+/*
+ * Blocks SIGTERM and SIGINT in every thread (threads inherit the mask, so
+ * this runs before any is created) for sigtimedwait() to take them. A real
+ * handler is installed too: the kernel drops default-action signals sent to
+ * PID 1 before they could be waited for.
+ */
+static void take_signals(sigset_t *set)
+{
+    struct sigaction sa = {.sa_handler = ignore_signal};
+
+    sigemptyset(set);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGINT);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+/* Waits up to `ms` for a signal; returns it, or 0. */
+static int wait_signal(const sigset_t *set, unsigned ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    int sig = sigtimedwait(set, NULL, &ts);
+
+    return sig > 0 ? sig : 0;
+}
+
+/* Samples RSS and turns load shedding on above the budget's threshold. */
+static void housekeeping(struct na_app *app)
+{
+    const struct na_budget *b = &app->cfg->budget;
+    uint64_t rss = na_sysinfo_rss();
+    bool shedding = atomic_load(&app->shedding);
+
+    atomic_store(&app->rss_bytes, rss);
+    if (!b->shed_bytes)
+        return;
+    if (!shedding && rss > b->shed_bytes) {
+        atomic_store(&app->shedding, true);
+        na_logf(NA_LOG_WARN, "memory near its limit: shedding load with 503",
+                NA_LF_INT("rss_bytes", rss), NA_LF_INT("shed_threshold_bytes", b->shed_bytes),
+                NA_LF_INT("limit_bytes", b->limit_bytes));
+        /* Hand freed memory back to the kernel so RSS can fall again. */
+        malloc_trim(0);
+    } else if (shedding && rss < b->shed_bytes / 100 * 95) {
+        atomic_store(&app->shedding, false);
+        na_logf(NA_LOG_INFO, "memory back under its threshold: serving again",
+                NA_LF_INT("rss_bytes", rss), NA_LF_INT("shed_threshold_bytes", b->shed_bytes));
+    } else if (shedding) {
+        malloc_trim(0);
+    }
+}
+
+static void log_started(const struct na_config *cfg, struct na_server *srv,
+                        const struct na_store *store, const struct na_app *app)
+{
+    char msg[64];
+
+    snprintf(msg, sizeof(msg), "Server started on port %u", na_server_port(srv));
+    na_logf(NA_LOG_INFO, msg, NA_LF_INT("port", na_server_port(srv)), NA_LF_STR("host", cfg->host),
+            NA_LF_INT("threads", cfg->threads), NA_LF_STR("version", cfg->app_version),
+            NA_LF_STR("environment", cfg->node_env), NA_LF_STR("hostname", app->hostname),
+            NA_LF_STR("store", store->blocking ? "postgres" : "memory"),
+            NA_LF_INT("max_connections", cfg->budget.max_connections),
+            NA_LF_INT("max_body_bytes", cfg->max_body_bytes),
+            NA_LF_INT("memory_limit_bytes", cfg->budget.limit_bytes),
+            NA_LF_INT("shed_threshold_bytes", cfg->budget.shed_bytes),
+            NA_LF_INT("worst_case_bytes", cfg->budget.worst_case_bytes),
+            NA_LF_INT("keepalive_timeout_s", cfg->keepalive_timeout_s),
+            NA_LF_INT("shutdown_timeout_s", cfg->shutdown_timeout_s), NA_LF_INT("pid", getpid()));
+    if (cfg->keepalive_timeout_s <= 60)
+        na_logf(NA_LOG_WARN,
+                "KEEPALIVE_TIMEOUT_S is not above the ALB's 60 s idle timeout: expect 502s "
+                "behind an ALB",
+                NA_LF_INT("keepalive_timeout_s", cfg->keepalive_timeout_s));
+    if (geteuid() == 0)
+        na_log(NA_LOG_WARN, "running as root: run as an unprivileged user (the image does)");
+}
+
+/*
+ * Drains after the first signal. Returns the exit status: 0 when nothing
+ * was lost, 1 when requests were cut off or a second signal came.
+ */
+static int drain(struct na_server *srv, struct na_app *app, const sigset_t *set, int sig)
+{
+    const struct na_config *cfg = app->cfg;
+    struct timespec t0, now;
+    double elapsed_ms = 0;
+    char msg[96];
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    snprintf(msg, sizeof(msg), "%s received, shutting down gracefully",
+             sig == SIGTERM  ? "SIGTERM"
+             : sig == SIGINT ? "SIGINT"
+                             : "signal");
+    na_logf(NA_LOG_INFO, msg, NA_LF_INT("connections", na_server_connections(srv)),
+            NA_LF_INT("in_flight", na_server_in_flight(srv)),
+            NA_LF_INT("shutdown_timeout_s", cfg->shutdown_timeout_s));
+    na_server_drain(srv);
+
+    for (;;) {
+        int again;
+
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        elapsed_ms =
+            (double)(now.tv_sec - t0.tv_sec) * 1e3 + (double)(now.tv_nsec - t0.tv_nsec) / 1e6;
+        if (!na_server_connections(srv) || elapsed_ms >= cfg->shutdown_timeout_s * 1e3)
+            break;
+        again = wait_signal(set, DRAIN_POLL_MS);
+        if (again) {
+            na_logf(NA_LOG_ERROR, "second signal received, exiting now",
+                    NA_LF_INT("connections", na_server_connections(srv)),
+                    NA_LF_INT("in_flight", na_server_in_flight(srv)));
+            na_log_stop();
+            _exit(1);
+        }
+        housekeeping(app);
+    }
+
+    uint64_t open = na_server_connections(srv), busy = na_server_in_flight(srv);
+
+    if (!open) {
+        na_logf(NA_LOG_INFO, "drained", NA_LF_INT("requests", na_server_drained_requests(srv)),
+                NA_LF_DBL("duration_ms", elapsed_ms));
+        return 0;
+    }
+    if (!busy) {
+        na_logf(NA_LOG_INFO, "drained; closing idle keep-alive connections",
+                NA_LF_INT("requests", na_server_drained_requests(srv)),
+                NA_LF_INT("idle_connections", open), NA_LF_DBL("duration_ms", elapsed_ms));
+        return 0;
+    }
+    na_logf(NA_LOG_ERROR, "shutdown timeout: cutting off requests still in flight",
+            NA_LF_INT("in_flight", busy), NA_LF_INT("connections", open),
+            NA_LF_INT("requests", na_server_drained_requests(srv)),
+            NA_LF_INT("shutdown_timeout_s", cfg->shutdown_timeout_s));
+    return 1;
+}
+
+int na_service_run(const struct na_config *cfg)
+{
+    struct na_store *store = NULL;
+    struct na_server *srv = NULL;
+    struct na_app app;
+    bool app_ok = false;
+    sigset_t set;
+    char err[320];
+    int status = 1, sig;
+
+    take_signals(&set);
+    if (na_log_start())
+        na_log(NA_LOG_WARN, "cannot start the log writer thread: logging synchronously");
+
+    store = na_store_memory_new();
+    if (!store || na_app_init(&app, cfg, store)) {
+        na_log(NA_LOG_ERROR, "out of memory at start");
+        goto out;
+    }
+    app_ok = true;
+    srv = na_server_start(&app, err, sizeof(err));
+    if (!srv) {
+        na_logf(NA_LOG_ERROR, "cannot start the server", NA_LF_STR("error", err));
+        goto out;
+    }
+    housekeeping(&app);
+    log_started(cfg, srv, store, &app);
+
+    while (!(sig = wait_signal(&set, HOUSEKEEPING_MS)))
+        housekeeping(&app);
+    status = drain(srv, &app, &set, sig);
+
+out:
+    na_server_stop(srv);
+    if (app_ok)
+        na_app_release(&app);
+    na_store_free(store);
+    na_logf(status ? NA_LOG_ERROR : NA_LOG_INFO, "Server closed", NA_LF_INT("exit_code", status));
+    na_log_stop();
+    return status;
+}

@@ -1,0 +1,200 @@
+/*
+ * timer: deadline heap served by one thread (see include/na/timer.h).
+ */
+#include "na/timer.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+struct entry {
+    uint64_t due_ns; /* CLOCK_MONOTONIC */
+    void *cls;
+};
+
+struct na_timer {
+    na_timer_fn fn;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_t thread;
+    struct entry *heap;
+    size_t count, cap;
+    bool closed; /* flushed: refuse new entries */
+    bool stop;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void swap(struct entry *a, struct entry *b)
+{
+    struct entry t = *a;
+
+    *a = *b;
+    *b = t;
+}
+
+static void sift_up(struct entry *h, size_t i)
+{
+    while (i && h[(i - 1) / 2].due_ns > h[i].due_ns) {
+        swap(&h[(i - 1) / 2], &h[i]);
+        i = (i - 1) / 2;
+    }
+}
+
+static void sift_down(struct entry *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+
+        if (l < n && h[l].due_ns < h[m].due_ns)
+            m = l;
+        if (r < n && h[r].due_ns < h[m].due_ns)
+            m = r;
+        if (m == i)
+            return;
+        swap(&h[m], &h[i]);
+        i = m;
+    }
+}
+
+static struct entry pop(struct na_timer *t)
+{
+    struct entry top = t->heap[0];
+
+    t->heap[0] = t->heap[--t->count];
+    sift_down(t->heap, t->count, 0);
+    return top;
+}
+
+static void *timer_main(void *arg)
+{
+    struct na_timer *t = arg;
+
+    pthread_mutex_lock(&t->lock);
+    while (!t->stop) {
+        uint64_t now = now_ns();
+
+        if (!t->count) {
+            pthread_cond_wait(&t->wake, &t->lock);
+            continue;
+        }
+        if (t->heap[0].due_ns > now) {
+            struct timespec ts = {
+                .tv_sec = (time_t)(t->heap[0].due_ns / 1000000000u),
+                .tv_nsec = (long)(t->heap[0].due_ns % 1000000000u),
+            };
+
+            pthread_cond_timedwait(&t->wake, &t->lock, &ts);
+            continue;
+        }
+        struct entry e = pop(t);
+
+        /* Fire outside the lock: the callback may take the server's locks. */
+        pthread_mutex_unlock(&t->lock);
+        t->fn(e.cls, false);
+        pthread_mutex_lock(&t->lock);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return NULL;
+}
+
+struct na_timer *na_timer_new(na_timer_fn fn)
+{
+    struct na_timer *t = calloc(1, sizeof(*t));
+    pthread_condattr_t attr;
+
+    if (!t)
+        return NULL;
+    t->fn = fn;
+    if (pthread_condattr_init(&attr))
+        goto fail;
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    if (pthread_cond_init(&t->wake, &attr)) {
+        pthread_condattr_destroy(&attr);
+        goto fail;
+    }
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&t->lock, NULL);
+    if (pthread_create(&t->thread, NULL, timer_main, t)) {
+        pthread_cond_destroy(&t->wake);
+        pthread_mutex_destroy(&t->lock);
+        goto fail;
+    }
+    return t;
+fail:
+    free(t);
+    return NULL;
+}
+
+int na_timer_add(struct na_timer *t, unsigned delay_ms, void *cls)
+{
+    int rc = -1;
+
+    pthread_mutex_lock(&t->lock);
+    if (t->closed)
+        goto out;
+    if (t->count == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 64;
+        struct entry *h = realloc(t->heap, cap * sizeof(*h));
+
+        if (!h)
+            goto out;
+        t->heap = h;
+        t->cap = cap;
+    }
+    t->heap[t->count].due_ns = now_ns() + (uint64_t)delay_ms * 1000000u;
+    t->heap[t->count].cls = cls;
+    sift_up(t->heap, t->count++);
+    if (t->heap[0].cls == cls)
+        pthread_cond_signal(&t->wake);
+    rc = 0;
+out:
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+size_t na_timer_pending(struct na_timer *t)
+{
+    size_t n;
+
+    pthread_mutex_lock(&t->lock);
+    n = t->count;
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}
+
+void na_timer_flush(struct na_timer *t)
+{
+    pthread_mutex_lock(&t->lock);
+    t->closed = true;
+    while (t->count) {
+        struct entry e = pop(t);
+
+        pthread_mutex_unlock(&t->lock);
+        t->fn(e.cls, true);
+        pthread_mutex_lock(&t->lock);
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+void na_timer_free(struct na_timer *t)
+{
+    if (!t)
+        return;
+    na_timer_flush(t);
+    pthread_mutex_lock(&t->lock);
+    t->stop = true;
+    pthread_cond_signal(&t->wake);
+    pthread_mutex_unlock(&t->lock);
+    pthread_join(t->thread, NULL);
+    pthread_cond_destroy(&t->wake);
+    pthread_mutex_destroy(&t->lock);
+    free(t->heap);
+    free(t);
+}
