@@ -1,0 +1,146 @@
+/*
+ * Unit tests for encode: the tutorial's bodies, field for field and type
+ * for type, and exact prices.
+ */
+#include "unit.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "na/encode.h"
+
+static void test_price(void **state)
+{
+    static const struct {
+        int64_t cents;
+        const char *text;
+    } cases[] = {
+        {2999, "29.99"}, {4999, "49.99"},
+        {1999, "19.99"}, {3050, "30.5"},
+        {3000, "30"},    {0, "0"},
+        {5, "0.05"},     {-5, "-0.05"},
+        {100, "1"},      {123456789012, "1234567890.12"},
+    };
+    char out[32];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        na_encode_price(cases[i].cents, out);
+        assert_string_equal(out, cases[i].text);
+    }
+}
+
+static void test_items_is_the_tutorial_body(void **state)
+{
+    const struct na_item items[] = {
+        {.id = 1, .name = "Widget A", .price_cents = 2999},
+        {.id = 2, .name = "Widget B", .price_cents = 4999},
+        {.id = 3, .name = "Widget C", .price_cents = 1999},
+    };
+    size_t len;
+    char *body = na_encode_items(items, 3, &len);
+
+    (void)state;
+    assert_non_null(body);
+    /* Byte for byte what Express's res.json() sends for the tutorial's array. */
+    assert_string_equal(body, "{\"items\":[{\"id\":1,\"name\":\"Widget A\",\"price\":29.99},"
+                              "{\"id\":2,\"name\":\"Widget B\",\"price\":49.99},"
+                              "{\"id\":3,\"name\":\"Widget C\",\"price\":19.99}],\"count\":3}");
+    assert_int_equal(len, strlen(body));
+    free(body);
+    body = na_encode_items(NULL, 0, &len);
+    assert_string_equal(body, "{\"items\":[],\"count\":0}");
+    free(body);
+}
+
+static void test_info(void **state)
+{
+    size_t len;
+    char *body = na_encode_info("node-api", "1.0.0", "production", "ip-10-0-1-23", &len);
+
+    (void)state;
+    assert_string_equal(body, "{\"service\":\"node-api\",\"version\":\"1.0.0\","
+                              "\"environment\":\"production\",\"hostname\":\"ip-10-0-1-23\"}");
+    free(body);
+}
+
+static void test_health_types(void **state)
+{
+    char storage[NA_ENCODE_SMALL_MAX];
+    struct na_buf b;
+    cJSON *j;
+
+    (void)state;
+    na_buf_init(&b, storage, sizeof(storage));
+    na_encode_health(&b, "healthy", "host\"x", 12.0, 1795721193402);
+    j = cJSON_Parse(b.data);
+    assert_non_null(j);
+    assert_string_equal(cJSON_GetObjectItem(j, "status")->valuestring, "healthy");
+    assert_string_equal(cJSON_GetObjectItem(j, "hostname")->valuestring, "host\"x");
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItem(j, "uptime")));
+    /* The uptime is a float even when whole; the timestamp an integer. */
+    assert_non_null(strstr(b.data, "\"uptime\":12.000,"));
+    assert_non_null(strstr(b.data, "\"timestamp\":1795721193402}"));
+    cJSON_Delete(j);
+}
+
+static void test_error_shape(void **state)
+{
+    char storage[NA_ENCODE_SMALL_MAX];
+    struct na_buf b;
+
+    (void)state;
+    na_buf_init(&b, storage, sizeof(storage));
+    na_encode_error(&b, 404, "no route for GET /\"x\"");
+    assert_string_equal(b.data, "{\"error\":{\"status\":404,\"message\":\"no route for GET "
+                                "/\\\"x\\\"\"}}");
+}
+
+static void test_health_detailed(void **state)
+{
+    struct na_health_report r = {
+        .status = "unhealthy",
+        .hostname = "h",
+        .version = "1.0.0",
+        .uptime_s = 1.5,
+        .timestamp_ms = 1,
+        .in_flight = 2,
+        .connections = 3,
+        .max_connections = 100,
+        .store = {.ok = true, .backend = "memory", .items = 3},
+        .memory_ok = false,
+        .rss_bytes = 5000000,
+        .limit_bytes = 0,
+        .shed_bytes = 0,
+    };
+    size_t len;
+    char *body = na_encode_health_detailed(&r, &len);
+    cJSON *j = cJSON_Parse(body), *checks, *mem;
+
+    (void)state;
+    assert_non_null(j);
+    assert_string_equal(cJSON_GetObjectItem(j, "status")->valuestring, "unhealthy");
+    checks = cJSON_GetObjectItem(j, "checks");
+    assert_string_equal(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(checks, "store"), "status")->valuestring, "pass");
+    mem = cJSON_GetObjectItem(checks, "memory");
+    assert_string_equal(cJSON_GetObjectItem(mem, "status")->valuestring, "fail");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(mem, "limit_bytes")));
+    assert_int_equal(cJSON_GetObjectItem(j, "in_flight")->valueint, 2);
+    assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "connections"), "open")->valueint,
+                     3);
+    cJSON_Delete(j);
+    free(body);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_price),       cmocka_unit_test(test_items_is_the_tutorial_body),
+        cmocka_unit_test(test_info),        cmocka_unit_test(test_health_types),
+        cmocka_unit_test(test_error_shape), cmocka_unit_test(test_health_detailed),
+    };
+
+    return RUN(tests);
+}

@@ -1,0 +1,90 @@
+/*
+ * Unit tests for router: path matching, parameters, methods and Allow.
+ */
+#include "unit.h"
+
+#include <string.h>
+
+#include "na/router.h"
+
+static enum na_route route_of(const char *path, bool loadtest)
+{
+    struct na_match m;
+
+    na_router_match(path, loadtest, &m);
+    return m.route;
+}
+
+static void test_tutorial_routes(void **state)
+{
+    (void)state;
+    assert_int_equal(route_of("/health", false), NA_ROUTE_HEALTH);
+    assert_int_equal(route_of("/health/detailed", false), NA_ROUTE_HEALTH_DETAILED);
+    assert_int_equal(route_of("/api/info", false), NA_ROUTE_INFO);
+    assert_int_equal(route_of("/api/items", false), NA_ROUTE_ITEMS);
+}
+
+static void test_express_leniency(void **state)
+{
+    (void)state;
+    /* Express's defaults: case-insensitive, one trailing slash ignored. */
+    assert_int_equal(route_of("/HEALTH", false), NA_ROUTE_HEALTH);
+    assert_int_equal(route_of("/Api/Items/", false), NA_ROUTE_ITEMS);
+    assert_int_equal(route_of("/health//", false), NA_ROUTE_NONE);
+    assert_int_equal(route_of("/healthz", false), NA_ROUTE_NONE);
+    assert_int_equal(route_of("/health/", false), NA_ROUTE_HEALTH);
+    assert_int_equal(route_of("//health", false), NA_ROUTE_NONE);
+    assert_int_equal(route_of("/api/../health", false), NA_ROUTE_NONE);
+    assert_int_equal(route_of("", false), NA_ROUTE_NONE);
+    assert_int_equal(route_of("/", false), NA_ROUTE_NONE);
+    assert_int_equal(route_of("/api", false), NA_ROUTE_NONE);
+}
+
+static void test_params_and_loadtest_gate(void **state)
+{
+    struct na_match m;
+
+    (void)state;
+    assert_int_equal(route_of("/api/delay/100", false), NA_ROUTE_NONE);
+    na_router_match("/api/delay/250", true, &m);
+    assert_int_equal(m.route, NA_ROUTE_DELAY);
+    assert_int_equal(m.param_len, 3);
+    assert_memory_equal(m.param, "250", 3);
+    na_router_match("/api/status/503/", true, &m);
+    assert_int_equal(m.route, NA_ROUTE_STATUS);
+    assert_int_equal(m.param_len, 3);
+    assert_int_equal(route_of("/api/delay/", true), NA_ROUTE_NONE);
+    assert_int_equal(route_of("/api/delay/1/2", true), NA_ROUTE_NONE);
+}
+
+static void test_methods(void **state)
+{
+    struct na_match m;
+    char allow[64];
+
+    (void)state;
+    assert_int_equal(na_method_parse("GET"), NA_METHOD_GET);
+    assert_int_equal(na_method_parse("HEAD"), NA_METHOD_HEAD);
+    assert_int_equal(na_method_parse("get"), NA_METHOD_OTHER);
+    assert_int_equal(na_method_parse("BREW"), NA_METHOD_OTHER);
+    na_router_match("/api/items", false, &m);
+    assert_true(m.methods & NA_METHOD_GET);
+    assert_true(m.methods & NA_METHOD_HEAD);
+    assert_false(m.methods & NA_METHOD_POST);
+    na_router_allow(m.methods, allow, sizeof(allow));
+    assert_string_equal(allow, "GET, HEAD, OPTIONS");
+    na_router_allow(NA_METHOD_GET | NA_METHOD_POST | NA_METHOD_DELETE, allow, 12);
+    assert_string_equal(allow, "GET, POST");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tutorial_routes),
+        cmocka_unit_test(test_express_leniency),
+        cmocka_unit_test(test_params_and_loadtest_gate),
+        cmocka_unit_test(test_methods),
+    };
+
+    return RUN(tests);
+}
