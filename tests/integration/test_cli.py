@@ -1,0 +1,100 @@
+"""Command line, configuration errors and the healthcheck command."""
+
+import json
+import time
+import unittest
+
+from harness import Server, run
+
+
+class CommandLineTest(unittest.TestCase):
+    def test_version_and_help(self):
+        rc, out, _ = run(["--version"])
+        self.assertEqual(rc, 0)
+        self.assertRegex(out, r"^node-api \d+\.\d+\.\d+ ")
+        rc, out, _ = run(["--help"])
+        self.assertEqual(rc, 0)
+        for var in ("PORT", "NODE_ENV", "APP_VERSION", "LOG_LEVEL", "THREADS", "MAX_CONNECTIONS",
+                    "KEEPALIVE_TIMEOUT_S", "SHUTDOWN_TIMEOUT_S", "MAX_BODY_BYTES",
+                    "MEMORY_LIMIT_MB", "ACCESS_LOG", "ENABLE_LOADTEST_ROUTES"):
+            self.assertIn(var, out)
+
+    def test_unknown_argument(self):
+        for args in (["bogus"], ["serve", "extra"], ["--port=3"]):
+            rc, out, err = run(args)
+            self.assertEqual(rc, 2, args)
+            self.assertIn("usage:", err)
+            self.assertEqual(out, "")
+
+
+class ConfigErrorTest(unittest.TestCase):
+    CASES = [
+        ("PORT", "abc"), ("PORT", "70000"), ("THREADS", "0"), ("LOG_LEVEL", "loud"),
+        ("KEEPALIVE_TIMEOUT_S", "-5"), ("SHUTDOWN_TIMEOUT_S", "soon"), ("MAX_BODY_BYTES", "1MB"),
+        ("MEMORY_LIMIT_MB", "4"), ("ACCESS_LOG", "2"), ("ENABLE_LOADTEST_ROUTES", "perhaps"),
+        ("MAX_CONNECTIONS", "x"), ("SERVICE_NAME", "a b"), ("MEMORY_SHED_PERCENT", "0"),
+    ]
+
+    def test_bad_values_stop_the_process(self):
+        for var, value in self.CASES:
+            with self.subTest(var=var, value=value):
+                rc, out, _ = run([], {var: value, "PORT": "0"} if var != "PORT" else {var: value})
+                self.assertEqual(rc, 2)
+                lines = out.strip().split("\n")
+                self.assertEqual(len(lines), 1, out)
+                line = json.loads(lines[0])
+                self.assertEqual(line["level"], "error")
+                self.assertEqual(line["variable"], var)
+                self.assertIn(var, line["message"])
+                self.assertIn("timestamp", line)
+                self.assertIn("service", line)
+
+    def test_unbindable_host(self):
+        rc, out, _ = run([], {"PORT": "0", "HOST": "203.0.113.1"})
+        self.assertEqual(rc, 1)
+        self.assertIn("HOST", json.loads(out.strip().split("\n")[0])["error"])
+
+    def test_port_in_use(self):
+        with Server() as srv:
+            rc, out, _ = run([], {"PORT": str(srv.port), "HOST": "127.0.0.1"})
+            self.assertEqual(rc, 1)
+            err = [json.loads(l) for l in out.strip().split("\n")][0]
+            self.assertEqual(err["level"], "error")
+            self.assertIn("PORT", err["error"])
+
+
+class HealthcheckTest(unittest.TestCase):
+    def test_healthy(self):
+        with Server() as srv:
+            rc, out, _ = run(["healthcheck"], {"PORT": str(srv.port), "HOST": "0.0.0.0"})
+            self.assertEqual(rc, 0)
+            self.assertIn("200", out)
+
+    def test_nothing_listening(self):
+        with Server() as srv:
+            port = srv.port
+        rc, _, err = run(["healthcheck"], {"PORT": str(port), "HOST": "127.0.0.1"})
+        self.assertEqual(rc, 1)
+        self.assertIn("unhealthy", err)
+
+    def test_unhealthy_answer(self):
+        # A server whose /health answers 503 (draining) is unhealthy.
+        with Server({"ENABLE_LOADTEST_ROUTES": "1", "SHUTDOWN_TIMEOUT_S": "5"}) as srv:
+            s = srv.connect()
+            s.sendall(b"GET /api/delay/3000 HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(0.2)
+            srv.signal()
+            srv.wait_log(lambda l: "SIGTERM" in l.get("message", ""))
+            # The listener is shut: the check fails fast instead of hanging.
+            rc, _, err = run(["healthcheck"], {"PORT": str(srv.port), "HOST": "127.0.0.1"})
+            self.assertEqual(rc, 1)
+            self.assertIn("unhealthy", err)
+            s.close()
+
+    def test_bad_config_is_unhealthy_not_2(self):
+        rc, _, _ = run(["healthcheck"], {"PORT": "nope"})
+        self.assertEqual(rc, 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
