@@ -67,7 +67,7 @@ static void mem_health(struct na_store *s, struct na_store_health *out)
 
     memset(out, 0, sizeof(*out));
     out->ok = true;
-    out->backend = "memory";
+    out->backend = s->backend;
     pthread_rwlock_rdlock(&m->lock);
     out->items = (int64_t)m->count;
     pthread_rwlock_unlock(&m->lock);
@@ -113,6 +113,7 @@ struct na_store *na_store_memory_new(void)
     /* Generations start at 1: 0 means "cannot cache" to callers. */
     atomic_init(&m->generation, 1);
     m->base.ops = &memory_ops;
+    m->base.backend = "memory";
     m->base.blocking = false;
     return &m->base;
 }

@@ -33,7 +33,7 @@ enum na_store_rc {
 
 struct na_store_health {
     bool ok;
-    const char *backend; /* static string: "memory", "postgres" */
+    const char *backend; /* the store's own */
     int64_t items;       /* -1 when unknown */
     char detail[160];    /* why not ok, empty when ok */
 };
@@ -55,6 +55,7 @@ struct na_store_ops {
 
 struct na_store {
     const struct na_store_ops *ops;
+    const char *backend; /* static: "memory", "postgres" */
     bool blocking;
 };
 
