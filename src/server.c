@@ -298,6 +298,21 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
     atomic_fetch_sub_explicit(&s->app->in_flight, 1, memory_order_release);
 }
 
+/* The peer's address as text; IPv4 clients of a dual-stack socket read as IPv4. */
+static void format_peer(const struct sockaddr *sa, char *out, size_t cap)
+{
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)cap);
+    } else if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+        if (IN6_IS_ADDR_V4MAPPED(a))
+            inet_ntop(AF_INET, &a->s6_addr[12], out, (socklen_t)cap);
+        else
+            inet_ntop(AF_INET6, a, out, (socklen_t)cap);
+    }
+}
+
 static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
@@ -320,12 +335,8 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
         c->srv = s;
         c->mhd = mc;
         strcpy(c->peer, "unknown");
-        if (sa && sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, c->peer,
-                      sizeof(c->peer));
-        else if (sa && sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, c->peer,
-                      sizeof(c->peer));
+        if (sa)
+            format_peer(sa, c->peer, sizeof(c->peer));
     }
     *socket_context = c;
 }

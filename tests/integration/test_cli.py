@@ -63,6 +63,23 @@ class ConfigErrorTest(unittest.TestCase):
             self.assertIn("PORT", err["error"])
 
 
+class ListenTest(unittest.TestCase):
+    def test_dual_stack(self):
+        import socket
+        from harness import build_request, read_response
+        with Server({"HOST": "::"}) as srv:
+            for family, addr in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+                with socket.socket(family) as s:
+                    s.settimeout(10)
+                    s.connect((addr, srv.port))
+                    s.sendall(build_request("GET", "/health"))
+                    self.assertEqual(read_response(s).status, 200)
+            rc, out, _ = run(["healthcheck"], {"PORT": str(srv.port), "HOST": "::"})
+            self.assertEqual(rc, 0, out)
+        clients = [l["client"] for l in srv.logs() if l["message"] == "request"]
+        self.assertEqual(clients, ["127.0.0.1", "::1", "::1"])  # the last: healthcheck
+
+
 class HealthcheckTest(unittest.TestCase):
     def test_healthy(self):
         with Server() as srv:
