@@ -9,7 +9,7 @@
 #   make format     reformat the sources
 
 VERSION := 1.0.0
-PKGS := libmicrohttpd libcjson libbson-1.0
+PKGS := libmicrohttpd libcjson libbson-1.0 libpq
 PYTHON ?= python3
 SANITIZE ?=
 BUILD ?= build$(if $(SANITIZE),-san)

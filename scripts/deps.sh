@@ -8,8 +8,8 @@
 # Runs apt-get as root, through sudo otherwise.
 set -eu
 
-build="gcc make pkg-config libc6-dev libmicrohttpd-dev libcjson-dev libbson-dev"
-test="$build libcmocka-dev python3 clang-format curl"
+build="gcc make pkg-config libc6-dev libmicrohttpd-dev libcjson-dev libbson-dev libpq-dev"
+test="$build libcmocka-dev python3 clang-format curl postgresql"
 
 case "${1:-test}" in
 build) want=$build ;;

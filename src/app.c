@@ -26,6 +26,7 @@ int na_app_init(struct na_app *app, const struct na_config *cfg, struct na_store
     atomic_init(&app->rss_bytes, 0);
     atomic_init(&app->in_flight, 0);
     atomic_init(&app->connections, 0);
+    atomic_init(&app->body_bytes, 0);
     return 0;
 }
 

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <libpq-fe.h>
+
 #include "na/buf.h"
 
 static const struct {
@@ -30,6 +32,14 @@ static const struct {
     {"MEMORY_SHED_PERCENT", "90", "RSS share of the budget above which requests get 503"},
     {"ACCESS_LOG", "on", "on, off, or a sampling ratio such as 0.01"},
     {"ENABLE_LOADTEST_ROUTES", "0", "1 enables /api/delay/{ms} and /api/status/{code}"},
+    {"DATABASE_URL", "unset", "PostgreSQL URL or conninfo; unset: embedded store"},
+    {"API_KEY", "unset", "key for POST/PUT/DELETE (Bearer or X-API-Key); unset: 403"},
+    {"DB_POOL_SIZE", "10", "database connections (one per database worker)"},
+    {"DB_CONNECT_TIMEOUT_S", "5", "connect timeout per attempt"},
+    {"DB_STATEMENT_TIMEOUT_MS", "5000", "statement_timeout of every connection"},
+    {"DB_ACQUIRE_TIMEOUT_MS", "1000", "wait for a free connection, then 503"},
+    {"DB_HEALTH_TIMEOUT_MS", "1000", "deadline of /health/detailed's database round trip"},
+    {"DB_MIGRATE", "on", "migrate the schema at start (off: run `node-api migrate`)"},
 };
 
 const char *na_config_getenv(const char *name, void *ctx)
@@ -210,6 +220,84 @@ static int get_service_name(struct loader *l, char *out, size_t cap)
     return 0;
 }
 
+/*
+ * A secret: taken as is (up to cap - 1 bytes), never quoted in a message.
+ * The DATABASE_URL is checked by libpq's own parser; its message is not
+ * repeated either, as it may quote the password.
+ */
+static int get_secret(struct loader *l, const char *var, char *out, size_t cap)
+{
+    const char *v = value(l, var);
+
+    out[0] = '\0';
+    if (!v)
+        return 0;
+    if (strlen(v) >= cap)
+        return fail(l, var, "is longer than %zu bytes", cap - 1);
+    for (const char *p = v; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return fail(l, var, "contains control characters");
+    }
+    strcpy(out, v);
+    return 0;
+}
+
+static int get_database_url(struct loader *l, char *out, size_t cap)
+{
+    PQconninfoOption *opts;
+    char *errmsg = NULL;
+
+    if (get_secret(l, "DATABASE_URL", out, cap))
+        return -1;
+    if (!out[0])
+        return 0;
+    opts = PQconninfoParse(out, &errmsg);
+    PQfreemem(errmsg);
+    if (!opts)
+        return fail(l, "DATABASE_URL", "is not a valid PostgreSQL URL or connection string");
+    /* libpq checks ports only when connecting: a typo would retry forever. */
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (strcmp(o->keyword, "port") || !o->val)
+            continue;
+        for (const char *p = o->val; *p; p++) {
+            if (!isdigit((unsigned char)*p) && *p != ',') {
+                PQconninfoFree(opts);
+                return fail(l, "DATABASE_URL", "has a port that is not a number");
+            }
+        }
+    }
+    PQconninfoFree(opts);
+    return 0;
+}
+
+void na_config_db_display(const struct na_config *cfg, char *out, size_t cap)
+{
+    PQconninfoOption *opts;
+    const char *user = "", *host = "", *port = "", *db = "";
+
+    out[0] = '\0';
+    if (!cfg->database_url[0])
+        return;
+    opts = PQconninfoParse(cfg->database_url, NULL);
+    if (!opts)
+        return;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val)
+            continue;
+        if (!strcmp(o->keyword, "user"))
+            user = o->val;
+        else if (!strcmp(o->keyword, "host"))
+            host = o->val;
+        else if (!strcmp(o->keyword, "port"))
+            port = o->val;
+        else if (!strcmp(o->keyword, "dbname"))
+            db = o->val;
+    }
+    snprintf(out, cap, "postgresql://%s%s%s%s%s/%s", user, *user ? "@" : "", host, *port ? ":" : "",
+             port, db);
+    PQconninfoFree(opts);
+}
+
 int na_config_load(struct na_config *cfg, na_getenv_fn get, void *ctx, const struct na_sysinfo *si,
                    struct na_config_error *err)
 {
@@ -252,6 +340,16 @@ int na_config_load(struct na_config *cfg, na_getenv_fn get, void *ctx, const str
     if (get_ratio(&l, "ACCESS_LOG", &c.access_log_ratio))
         return -1;
     if (get_bool(&l, "ENABLE_LOADTEST_ROUTES", false, &c.loadtest_routes))
+        return -1;
+    if (get_database_url(&l, c.database_url, sizeof(c.database_url)) ||
+        get_secret(&l, "API_KEY", c.api_key, sizeof(c.api_key)))
+        return -1;
+    if (get_uint32(&l, "DB_POOL_SIZE", 10, 1, 100, &c.db_pool_size) ||
+        get_uint32(&l, "DB_CONNECT_TIMEOUT_S", 5, 1, 60, &c.db_connect_timeout_s) ||
+        get_uint32(&l, "DB_STATEMENT_TIMEOUT_MS", 5000, 1, 600000, &c.db_statement_timeout_ms) ||
+        get_uint32(&l, "DB_ACQUIRE_TIMEOUT_MS", 1000, 1, 60000, &c.db_acquire_timeout_ms) ||
+        get_uint32(&l, "DB_HEALTH_TIMEOUT_MS", 1000, 1, 60000, &c.db_health_timeout_ms) ||
+        get_bool(&l, "DB_MIGRATE", true, &c.db_migrate))
         return -1;
 
     bi.limit_bytes = mem_mb * NA_MIB;

@@ -34,6 +34,18 @@ static char *finish(cJSON *root, size_t *len)
     return text;
 }
 
+/* Adds id, name and price to `o`; false if out of memory. */
+static bool add_item_fields(cJSON *o, const struct na_item *item)
+{
+    char price[32];
+
+    na_encode_price(item->price_cents, price);
+    /* The price goes in as raw text so cJSON's double printing cannot round it. */
+    return cJSON_AddNumberToObject(o, "id", (double)item->id) &&
+           cJSON_AddStringToObject(o, "name", item->name) &&
+           cJSON_AddRawToObject(o, "price", price);
+}
+
 char *na_encode_items(const struct na_item *items, size_t n, size_t *len)
 {
     cJSON *root = cJSON_CreateObject();
@@ -43,16 +55,11 @@ char *na_encode_items(const struct na_item *items, size_t n, size_t *len)
         goto fail;
     for (size_t i = 0; i < n; i++) {
         cJSON *o = cJSON_CreateObject();
-        char price[32];
 
         if (!o)
             goto fail;
         cJSON_AddItemToArray(arr, o);
-        na_encode_price(items[i].price_cents, price);
-        /* Prices go in as raw text so cJSON's double printing cannot round them. */
-        if (!cJSON_AddNumberToObject(o, "id", (double)items[i].id) ||
-            !cJSON_AddStringToObject(o, "name", items[i].name) ||
-            !cJSON_AddRawToObject(o, "price", price))
+        if (!add_item_fields(o, &items[i]))
             goto fail;
     }
     if (!cJSON_AddNumberToObject(root, "count", (double)n))
@@ -61,6 +68,17 @@ char *na_encode_items(const struct na_item *items, size_t n, size_t *len)
 fail:
     cJSON_Delete(root);
     return NULL;
+}
+
+char *na_encode_item(const struct na_item *item, size_t *len)
+{
+    cJSON *root = cJSON_CreateObject();
+
+    if (!root || !add_item_fields(root, item)) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return finish(root, len);
 }
 
 char *na_encode_info(const char *service, const char *version, const char *environment,
@@ -106,6 +124,23 @@ static bool add_bytes(cJSON *o, const char *key, uint64_t v)
              : cJSON_AddNullToObject(o, key) != NULL;
 }
 
+/* The database check: the round trip's outcome and latency, and the pool. */
+static bool add_database(cJSON *checks, const struct na_health_report *r)
+{
+    cJSON *db = cJSON_AddObjectToObject(checks, "database");
+    cJSON *pool;
+
+    if (!db || !cJSON_AddStringToObject(db, "status", r->store_ok ? "pass" : "fail") ||
+        !cJSON_AddNumberToObject(db, "latency_ms", r->store_latency_ms) ||
+        (r->store_detail && !cJSON_AddStringToObject(db, "detail", r->store_detail)))
+        return false;
+    pool = cJSON_AddObjectToObject(db, "pool");
+    return pool && cJSON_AddNumberToObject(pool, "size", r->store.pool_size) &&
+           cJSON_AddNumberToObject(pool, "connected", r->store.pool_connected) &&
+           cJSON_AddNumberToObject(pool, "busy", r->store.pool_busy) &&
+           cJSON_AddNumberToObject(pool, "waiting", r->store.pool_waiting);
+}
+
 char *na_encode_health_detailed(const struct na_health_report *r, size_t *len)
 {
     cJSON *root = cJSON_CreateObject();
@@ -117,12 +152,14 @@ char *na_encode_health_detailed(const struct na_health_report *r, size_t *len)
 
     if (!status || !store || !mem)
         goto fail;
-    if (!cJSON_AddStringToObject(store, "status", r->store.ok ? "pass" : "fail") ||
+    if (!cJSON_AddStringToObject(store, "status", r->store_ok ? "pass" : "fail") ||
         !cJSON_AddStringToObject(store, "backend", r->store.backend))
         goto fail;
     if (r->store.items >= 0 && !cJSON_AddNumberToObject(store, "items", (double)r->store.items))
         goto fail;
-    if (!r->store.ok && !cJSON_AddStringToObject(store, "detail", r->store.detail))
+    if (r->store_detail && !cJSON_AddStringToObject(store, "detail", r->store_detail))
+        goto fail;
+    if (r->store.has_pool && !add_database(checks, r))
         goto fail;
     if (!cJSON_AddStringToObject(mem, "status", r->memory_ok ? "pass" : "fail") ||
         !cJSON_AddNumberToObject(mem, "rss_bytes", (double)r->rss_bytes) ||

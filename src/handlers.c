@@ -1,27 +1,29 @@
 /*
- * handlers: the routes' logic (see include/na/handlers.h).
+ * handlers: dispatch, replies, and the health, info and load-testing routes
+ * (see include/na/handlers.h). The item routes are in handlers_items.c.
  */
 #include "na/handlers.h"
 
 #include <microhttpd.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define ITEMS_DEFAULT_LIMIT 100
 
 void na_reply_reset(struct na_reply *r)
 {
     r->status = 0;
     r->body = NULL;
     r->len = 0;
+    r->content_type = NULL;
     r->release = NULL;
     r->release_cls = NULL;
+    r->defer = NA_DEFER_NONE;
     r->delay_ms = 0;
     r->retry_after_s = 0;
+    r->challenge = false;
     r->allow[0] = '\0';
+    r->location[0] = '\0';
 }
 
 void na_reply_release(struct na_reply *r)
@@ -44,19 +46,41 @@ void na_reply_error(struct na_reply *r, unsigned status, const char *message)
     r->status = status;
     r->body = b.data;
     r->len = b.len;
+    r->content_type = NULL;
+    r->defer = NA_DEFER_NONE;
+}
+
+void na_reply_store_error(struct na_reply *r, const struct na_store_call *call)
+{
+    switch (call->rc) {
+    case NA_STORE_NOT_FOUND:
+        na_reply_error(r, 404, call->detail[0] ? call->detail : "not found");
+        break;
+    case NA_STORE_UNAVAILABLE:
+        na_reply_error(r, 503, call->detail[0] ? call->detail : "store unavailable, retry later");
+        r->retry_after_s = 1;
+        break;
+    case NA_STORE_NOMEM:
+        na_reply_error(r, 500, "out of memory");
+        break;
+    case NA_STORE_ERROR:
+    case NA_STORE_OK:
+        na_reply_error(r, 500, call->detail[0] ? call->detail : "store error");
+        break;
+    }
 }
 
 /* A reply whose body is in its own storage. */
-static struct na_buf *reply_buf(struct na_reply *r, struct na_buf *b, unsigned status)
+static void reply_buf(struct na_reply *r, struct na_buf *b, unsigned status)
 {
     na_buf_init(b, r->storage, sizeof(r->storage));
     r->status = status;
     r->body = r->storage;
-    return b;
 }
 
-static void health(struct na_app *app, struct na_reply *out)
+static void health(struct na_request *req)
 {
+    struct na_app *app = req->app;
     bool draining = atomic_load_explicit(&app->draining, memory_order_relaxed);
     struct na_buf b;
 
@@ -65,14 +89,18 @@ static void health(struct na_app *app, struct na_reply *out)
      * of the target group at once. Only the drain fails it, so the load
      * balancer stops sending here.
      */
-    reply_buf(out, &b, draining ? 503 : 200);
+    reply_buf(req->reply, &b, draining ? 503 : 200);
     na_encode_health(&b, draining ? "draining" : "healthy", app->hostname, na_app_uptime(app),
                      na_now_ms());
-    out->len = b.len;
+    req->reply->len = b.len;
 }
 
-static void health_detailed(struct na_app *app, struct na_reply *out)
+/* The deep check's store round trip finished: report everything. */
+static void health_detailed_done(struct na_store_call *call)
 {
+    struct na_request *req = call->cls;
+    struct na_app *app = req->app;
+    struct na_reply *out = req->reply;
     struct na_health_report r = {
         .hostname = app->hostname,
         .version = app->cfg->app_version,
@@ -85,149 +113,37 @@ static void health_detailed(struct na_app *app, struct na_reply *out)
         .limit_bytes = app->cfg->budget.limit_bytes,
         .shed_bytes = app->cfg->budget.shed_bytes,
         .memory_ok = !atomic_load(&app->shedding),
+        .store_ok = call->rc == NA_STORE_OK,
+        .store_latency_ms = call->latency_ms,
+        .store_detail = call->rc == NA_STORE_OK ? NULL : call->detail,
     };
     bool draining = atomic_load(&app->draining);
+    bool ok = !draining && r.store_ok && r.memory_ok;
     char *body;
     size_t len;
 
     na_store_health(app->store, &r.store);
-    r.status = draining ? "draining" : r.store.ok && r.memory_ok ? "healthy" : "unhealthy";
+    r.status = draining ? "draining" : ok ? "healthy" : "unhealthy";
     body = na_encode_health_detailed(&r, &len);
     if (!body) {
         na_reply_error(out, 500, "out of memory");
-        return;
-    }
-    out->status = !draining && r.store.ok && r.memory_ok ? 200 : 503;
-    out->body = body;
-    out->len = len;
-    out->release = free;
-    out->release_cls = body;
-}
-
-/*
- * The encoded item list is cached per thread and reused until the store's
- * generation moves, so the tutorial's route costs no encoding at all in the
- * steady state. Blobs are reference-counted because responses still being
- * sent hold them after the cache has moved on.
- */
-struct blob {
-    atomic_uint refs;
-    size_t len;
-    char *text;
-};
-
-struct items_cache {
-    uint64_t generation;
-    struct blob *blob;
-};
-
-static pthread_key_t cache_key;
-static bool cache_key_ok;
-static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
-
-static void blob_unref(void *cls)
-{
-    struct blob *b = cls;
-
-    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) {
-        free(b->text);
-        free(b);
-    }
-}
-
-static void cache_destroy(void *p)
-{
-    struct items_cache *c = p;
-
-    if (c->blob)
-        blob_unref(c->blob);
-    free(c);
-}
-
-static void cache_key_init(void)
-{
-    cache_key_ok = !pthread_key_create(&cache_key, cache_destroy);
-}
-
-static struct items_cache *thread_cache(void)
-{
-    struct items_cache *c;
-
-    pthread_once(&cache_once, cache_key_init);
-    if (!cache_key_ok)
-        return NULL;
-    c = pthread_getspecific(cache_key);
-    if (!c) {
-        c = calloc(1, sizeof(*c));
-        if (c && pthread_setspecific(cache_key, c)) {
-            free(c);
-            c = NULL;
-        }
-    }
-    return c;
-}
-
-static void reply_blob(struct na_reply *out, struct blob *b)
-{
-    atomic_fetch_add_explicit(&b->refs, 1, memory_order_relaxed);
-    out->status = 200;
-    out->body = b->text;
-    out->len = b->len;
-    out->release = blob_unref;
-    out->release_cls = b;
-}
-
-static void items_reply_store_error(struct na_reply *out, enum na_store_rc rc)
-{
-    if (rc == NA_STORE_UNAVAILABLE) {
-        na_reply_error(out, 503, "item store unavailable, retry later");
-        out->retry_after_s = 1;
     } else {
-        na_reply_error(out, 500, "out of memory");
+        out->status = ok ? 200 : 503;
+        out->body = body;
+        out->len = len;
+        out->release = free;
+        out->release_cls = body;
     }
+    req->resume(req);
 }
 
-static void items(struct na_app *app, struct na_reply *out)
+static void health_detailed(struct na_request *req)
 {
-    uint64_t gen = na_store_generation(app->store);
-    struct items_cache *cache = gen ? thread_cache() : NULL;
-    struct na_item *list = NULL;
-    struct blob *b;
-    size_t n = 0;
-    enum na_store_rc rc;
-
-    if (cache && cache->blob && cache->generation == gen) {
-        reply_blob(out, cache->blob);
-        return;
-    }
-    rc = na_store_list(app->store, ITEMS_DEFAULT_LIMIT, 0, &list, &n);
-    if (rc) {
-        items_reply_store_error(out, rc);
-        return;
-    }
-    b = malloc(sizeof(*b));
-    if (b)
-        b->text = na_encode_items(list, n, &b->len);
-    free(list);
-    if (!b || !b->text) {
-        free(b);
-        na_reply_error(out, 500, "out of memory");
-        return;
-    }
-    atomic_init(&b->refs, 1); /* the caller's reference, or the cache's */
-    if (cache) {
-        if (cache->blob)
-            blob_unref(cache->blob);
-        cache->blob = b;
-        cache->generation = gen;
-        reply_blob(out, b);
-        return;
-    }
-    out->status = 200;
-    out->body = b->text;
-    out->len = b->len;
-    out->release = blob_unref;
-    out->release_cls = b;
+    req->call.op = NA_STORE_PING;
+    req->call.deadline_ms = req->app->cfg->db_health_timeout_ms;
+    req->call.done = health_detailed_done;
+    req->call.cls = req;
+    req->reply->defer = NA_DEFER_STORE;
 }
 
 /* Parses a route parameter of 1 to 9 digits; -1 if it is not one. */
@@ -245,8 +161,9 @@ static long param_number(const struct na_match *m)
     return v;
 }
 
-static void delay(const struct na_request *req, struct na_reply *out)
+static void delay(struct na_request *req)
 {
+    struct na_reply *out = req->reply;
     long ms = param_number(&req->match);
     struct na_buf b;
     char msg[96];
@@ -261,10 +178,12 @@ static void delay(const struct na_request *req, struct na_reply *out)
     na_buf_printf(&b, "{\"delayed_ms\":%ld}", ms);
     out->len = b.len;
     out->delay_ms = (unsigned)ms;
+    out->defer = ms ? NA_DEFER_TIMER : NA_DEFER_NONE;
 }
 
-static void status_route(const struct na_request *req, struct na_reply *out)
+static void status_route(struct na_request *req)
 {
+    struct na_reply *out = req->reply;
     long code = param_number(&req->match);
     const char *reason;
     struct na_buf b;
@@ -287,59 +206,69 @@ static void status_route(const struct na_request *req, struct na_reply *out)
     out->len = b.len;
 }
 
-static void not_found(const struct na_request *req, struct na_reply *out)
-{
-    char msg[320];
-
-    snprintf(msg, sizeof(msg), "no route for %.16s %.256s", req->method_name, req->path);
-    na_reply_error(out, 404, msg);
-}
-
-void na_handle(struct na_app *app, const struct na_request *req, struct na_reply *out)
+bool na_handle_precheck(struct na_request *req)
 {
     const struct na_match *m = &req->match;
+    struct na_reply *out = req->reply;
+    char msg[320];
 
     if (m->route == NA_ROUTE_NONE) {
-        not_found(req, out);
-        return;
+        snprintf(msg, sizeof(msg), "no route for %.16s %.256s", req->method_name, req->path);
+        na_reply_error(out, 404, msg);
+        return true;
     }
     if (!(req->method & m->methods)) {
-        char msg[320];
-
         snprintf(msg, sizeof(msg), "method %.16s not allowed on %.256s", req->method_name,
                  req->path);
         na_reply_error(out, 405, msg);
         na_router_allow(m->methods, out->allow, sizeof(out->allow));
-        return;
+        return true;
     }
     if (req->method == NA_METHOD_OPTIONS) {
         out->status = 204;
         out->body = "";
         na_router_allow(m->methods, out->allow, sizeof(out->allow));
-        return;
+        return true;
     }
-    switch (m->route) {
+    if (m->route == NA_ROUTE_ITEMS || m->route == NA_ROUTE_ITEM)
+        return na_items_precheck(req);
+    return false;
+}
+
+bool na_handle_takes_body(const struct na_request *req)
+{
+    return (req->match.route == NA_ROUTE_ITEMS && req->method == NA_METHOD_POST) ||
+           (req->match.route == NA_ROUTE_ITEM && req->method == NA_METHOD_PUT);
+}
+
+void na_handle(struct na_request *req)
+{
+    struct na_reply *out = req->reply;
+
+    switch (req->match.route) {
     case NA_ROUTE_HEALTH:
-        health(app, out);
+        health(req);
         break;
     case NA_ROUTE_HEALTH_DETAILED:
-        health_detailed(app, out);
+        health_detailed(req);
         break;
     case NA_ROUTE_INFO:
         out->status = 200;
-        out->body = app->info_body;
-        out->len = app->info_len;
+        out->body = req->app->info_body;
+        out->len = req->app->info_len;
         break;
     case NA_ROUTE_ITEMS:
-        items(app, out);
+    case NA_ROUTE_ITEM:
+        na_items_handle(req);
         break;
     case NA_ROUTE_DELAY:
-        delay(req, out);
+        delay(req);
         break;
     case NA_ROUTE_STATUS:
-        status_route(req, out);
+        status_route(req);
         break;
     case NA_ROUTE_NONE:
+        na_reply_error(out, 404, "no route");
         break;
     }
 }

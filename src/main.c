@@ -8,18 +8,20 @@
 #include "na/config.h"
 #include "na/healthcheck.h"
 #include "na/log.h"
+#include "na/migrate.h"
 #include "na/service.h"
 #include "na/sysinfo.h"
 #include "na_git.h"
 
-enum command { CMD_SERVE, CMD_HEALTHCHECK, CMD_VERSION, CMD_HELP };
+enum command { CMD_SERVE, CMD_HEALTHCHECK, CMD_MIGRATE, CMD_VERSION, CMD_HELP };
 
 static void usage(FILE *out)
 {
-    fputs("usage: node-api [serve | healthcheck | --version | --help]\n"
+    fputs("usage: node-api [serve | healthcheck | migrate | --version | --help]\n"
           "\n"
           "  serve        run the HTTP service (the default)\n"
           "  healthcheck  GET /health on the configured port; exit 0 on 200, else 1\n"
+          "  migrate      create or upgrade the database schema, then exit\n"
           "  --version    print the version\n"
           "  --help       print this help\n"
           "\n",
@@ -43,6 +45,8 @@ int main(int argc, char **argv)
             cmd = CMD_SERVE;
         else if (!strcmp(argv[1], "healthcheck"))
             cmd = CMD_HEALTHCHECK;
+        else if (!strcmp(argv[1], "migrate"))
+            cmd = CMD_MIGRATE;
         else if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V"))
             cmd = CMD_VERSION;
         else if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
@@ -75,5 +79,7 @@ int main(int argc, char **argv)
         return na_healthcheck(&cfg, NA_HEALTHCHECK_TIMEOUT_MS);
 
     na_log_setup(cfg.service_name, cfg.log_level, 1);
+    if (cmd == CMD_MIGRATE)
+        return na_migrate_command(&cfg);
     return na_service_run(&cfg);
 }

@@ -18,7 +18,8 @@ static const struct route {
     {"/health", NA_ROUTE_HEALTH, READ, false},
     {"/health/detailed", NA_ROUTE_HEALTH_DETAILED, READ, false},
     {"/api/info", NA_ROUTE_INFO, READ, false},
-    {"/api/items", NA_ROUTE_ITEMS, READ, false},
+    {"/api/items", NA_ROUTE_ITEMS, READ | NA_METHOD_POST, false},
+    {"/api/items/{}", NA_ROUTE_ITEM, READ | NA_METHOD_PUT | NA_METHOD_DELETE, false},
     {"/api/delay/{}", NA_ROUTE_DELAY, READ, true},
     {"/api/status/{}", NA_ROUTE_STATUS, READ, true},
 };

@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,8 +37,8 @@ struct na_server {
 enum phase {
     PHASE_IDLE = 0, /* no request on the connection */
     PHASE_READING,  /* headers in, body (if any) arriving */
-    PHASE_DELAYED,  /* suspended until the timer fires */
-    PHASE_RESUMED,  /* timer fired: send the prepared reply */
+    PHASE_DEFERRED, /* waiting for a timer or a store call */
+    PHASE_RESUMED,  /* the deferred reply is ready: send it */
     PHASE_ANSWERED, /* response queued */
 };
 
@@ -50,11 +51,17 @@ struct conn {
     /* The current request; reset when it completes. */
     enum phase phase;
     bool log_this;
+    bool answered_early; /* the precheck answered: the body is dropped */
+    bool takes_body;
     bool too_big;
-    bool cut; /* delayed request cut off by the shutdown */
+    bool suspended;
+    bool cut; /* deferred reply cut off by the shutdown */
     struct timespec started;
-    uint64_t body_bytes;
-    unsigned status; /* as queued */
+    uint64_t body_bytes; /* received, kept or not */
+    char *body;          /* kept body, for routes that take one */
+    size_t body_cap;
+    uint64_t reserved; /* of the body pool */
+    unsigned status;   /* as queued */
     size_t bytes;
     struct na_request req;
     char request_id[NA_REQID_MAX + 1];
@@ -85,11 +92,16 @@ static enum MHD_Result respond(struct conn *c)
     }
     r->release = NULL; /* libmicrohttpd's now */
     if (r->len || (r->status != 204 && r->status != 304))
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, json_type);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                r->content_type ? r->content_type : json_type);
     MHD_add_response_header(resp, "X-Request-Id", c->request_id);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (r->allow[0])
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (r->location[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
+    if (r->challenge)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (r->retry_after_s) {
         snprintf(num, sizeof(num), "%u", r->retry_after_s);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
@@ -113,7 +125,100 @@ static enum MHD_Result respond_error(struct conn *c, unsigned status, const char
     return respond(c);
 }
 
+static enum MHD_Result respond_too_big(struct conn *c)
+{
+    char msg[96];
+
+    snprintf(msg, sizeof(msg), "request body over %llu bytes",
+             (unsigned long long)c->srv->cfg->max_body_bytes);
+    return respond_error(c, 413, msg, 0);
+}
+
+/* ---- request bodies ----------------------------------------------------- */
+
+/*
+ * Bodies kept for the handlers draw on one pool (the budget's body_pool):
+ * what all connections buffer at once stays bounded whatever each sends.
+ */
+static bool pool_reserve(struct conn *c, uint64_t n)
+{
+    atomic_uint_fast64_t *used = &c->srv->app->body_bytes;
+    uint64_t cur = atomic_load_explicit(used, memory_order_relaxed);
+
+    do {
+        if (cur + n > c->srv->cfg->budget.body_pool_bytes)
+            return false;
+    } while (!atomic_compare_exchange_weak_explicit(used, &cur, cur + n, memory_order_relaxed,
+                                                    memory_order_relaxed));
+    c->reserved += n;
+    return true;
+}
+
+static void body_release(struct conn *c)
+{
+    free(c->body);
+    c->body = NULL;
+    c->body_cap = 0;
+    if (c->reserved)
+        atomic_fetch_sub_explicit(&c->srv->app->body_bytes, c->reserved, memory_order_relaxed);
+    c->reserved = 0;
+}
+
+/*
+ * Appends a chunk to the kept body, growing it within the pool. Returns
+ * false when the pool has no room left (the caller answers 503).
+ */
+static bool body_append(struct conn *c, const char *data, size_t n)
+{
+    if (c->body_bytes + n > c->body_cap) {
+        size_t cap = c->body_cap ? c->body_cap : 1024;
+        char *grown;
+
+        while (cap < c->body_bytes + n)
+            cap *= 2;
+        if (cap > c->srv->cfg->max_body_bytes)
+            cap = c->srv->cfg->max_body_bytes;
+        if (cap > c->reserved && !pool_reserve(c, cap - c->reserved))
+            return false;
+        grown = realloc(c->body, cap);
+        if (!grown)
+            return false;
+        c->body = grown;
+        c->body_cap = cap;
+    }
+    memcpy(c->body + c->body_bytes, data, n);
+    return true;
+}
+
 /* ---- request lifecycle -------------------------------------------------- */
+
+static const char *lookup(const struct na_request *req, enum na_lookup kind, const char *name)
+{
+    const struct conn *c = req->server_cls;
+
+    return MHD_lookup_connection_value(
+        c->mhd, kind == NA_LOOKUP_QUERY ? MHD_GET_ARGUMENT_KIND : MHD_HEADER_KIND, name);
+}
+
+/* The deferred reply is ready; called from any thread, once. */
+static void resume(struct na_request *req)
+{
+    struct conn *c = req->server_cls;
+
+    c->phase = PHASE_RESUMED;
+    if (c->suspended) {
+        c->suspended = false;
+        MHD_resume_connection(c->mhd);
+    }
+}
+
+static void on_timer(void *cls, bool cancelled)
+{
+    struct conn *c = cls;
+
+    c->cut = cancelled;
+    resume(&c->req);
+}
 
 static uint64_t header_u64(struct MHD_Connection *mc, const char *name, bool *present)
 {
@@ -129,13 +234,16 @@ static uint64_t header_u64(struct MHD_Connection *mc, const char *name, bool *pr
 /*
  * First call for a request: headers are in. Sets the request up, and
  * answers at once when it must be refused before its body is read (too
- * large, or memory near its limit): libmicrohttpd then closes the
- * connection rather than read a body nobody wants.
+ * large, no room to buffer it, memory near its limit): libmicrohttpd then
+ * closes the connection rather than read a body nobody wants. Anything else
+ * the precheck refuses is answered once the body has been read and dropped,
+ * which keeps the connection alive.
  */
 static enum MHD_Result request_begin(struct conn *c, const char *url, const char *method)
 {
     struct na_server *s = c->srv;
     const struct na_config *cfg = s->cfg;
+    struct na_request *req = &c->req;
     bool has_length;
     uint64_t length;
 
@@ -143,84 +251,104 @@ static enum MHD_Result request_begin(struct conn *c, const char *url, const char
     atomic_fetch_add_explicit(&s->app->in_flight, 1, memory_order_relaxed);
     c->phase = PHASE_READING;
     c->log_this = na_access_sampled(cfg->access_log_ratio);
-    c->too_big = false;
-    c->cut = false;
+    c->too_big = c->cut = c->suspended = false;
     c->body_bytes = 0;
     c->status = 0;
     c->bytes = 0;
     na_reply_reset(&c->reply);
-    c->req.method = na_method_parse(method);
-    c->req.method_name = method;
-    c->req.path = url;
-    na_router_match(url, cfg->loadtest_routes, &c->req.match);
+    memset(req, 0, offsetof(struct na_request, call));
+    req->app = s->app;
+    req->method = na_method_parse(method);
+    req->method_name = method;
+    req->path = url;
+    req->lookup = lookup;
+    req->resume = resume;
+    req->server_cls = c;
+    req->reply = &c->reply;
+    na_router_match(url, cfg->loadtest_routes, &req->match);
     na_reqid_assign(MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, "X-Request-Id"),
                     c->request_id);
 
     length = header_u64(c->mhd, MHD_HTTP_HEADER_CONTENT_LENGTH, &has_length);
-    if (has_length && length > cfg->max_body_bytes) {
-        char msg[96];
-
-        snprintf(msg, sizeof(msg), "request body over %llu bytes",
-                 (unsigned long long)cfg->max_body_bytes);
-        return respond_error(c, 413, msg, 0);
-    }
+    if (has_length && length > cfg->max_body_bytes)
+        return respond_too_big(c);
     /* Memory near the limit: shed everything but the load balancer's check. */
     if (atomic_load_explicit(&s->app->shedding, memory_order_relaxed) &&
-        c->req.match.route != NA_ROUTE_HEALTH)
+        req->match.route != NA_ROUTE_HEALTH)
         return respond_error(c, 503, "memory near its limit, retry later", 1);
+    c->answered_early = na_handle_precheck(req);
+    c->takes_body = !c->answered_early && na_handle_takes_body(req);
+    if (c->takes_body && has_length && length && !pool_reserve(c, length))
+        return respond_error(c, 503, "too many request bodies in flight, retry later", 1);
     return MHD_YES;
 }
 
-static void on_timer(void *cls, bool cancelled)
-{
-    struct conn *c = cls;
-
-    c->cut = cancelled;
-    c->phase = PHASE_RESUMED;
-    MHD_resume_connection(c->mhd);
-}
-
 /*
- * Body bytes are counted, and dropped: no route of this service takes a body
- * yet. A body without a declared length (chunked) can only be refused once
- * it has ended, as libmicrohttpd 0.9.75 cannot queue an answer mid-upload;
- * one that runs on past twice the limit gets the connection closed instead.
+ * A chunk of body. Routes that take one keep it; for the rest it is
+ * counted and dropped. A body without a declared length (chunked) can only
+ * be refused once it has ended, as libmicrohttpd 0.9.75 cannot queue an
+ * answer mid-upload; one that runs on past twice the limit gets the
+ * connection closed instead.
  */
-static enum MHD_Result request_body(struct conn *c, size_t *upload_size)
+static enum MHD_Result request_body(struct conn *c, const char *data, size_t *upload_size)
 {
     uint64_t max = c->srv->cfg->max_body_bytes;
+    size_t n = *upload_size;
 
-    c->body_bytes += *upload_size;
     *upload_size = 0;
-    if (c->body_bytes > max)
+    if (c->body_bytes + n > max)
         c->too_big = true;
-    if (c->body_bytes > 2 * max + 65536)
+    if (c->body_bytes + n > 2 * max + 65536)
         return MHD_NO;
+    if (c->takes_body && !c->too_big && !body_append(c, data, n)) {
+        /* No room to buffer it: answer 503 once the rest is dropped. */
+        c->takes_body = false;
+        c->answered_early = true;
+        body_release(c);
+        na_reply_error(&c->reply, 503, "too many request bodies in flight, retry later");
+        c->reply.retry_after_s = 1;
+    }
+    c->body_bytes += n;
     return MHD_YES;
 }
 
 static enum MHD_Result request_dispatch(struct conn *c)
 {
     struct na_server *s = c->srv;
+    struct na_request *req = &c->req;
 
-    if (c->too_big) {
-        char msg[96];
-
-        snprintf(msg, sizeof(msg), "request body over %llu bytes",
-                 (unsigned long long)s->cfg->max_body_bytes);
-        return respond_error(c, 413, msg, 0);
-    }
-    na_handle(s->app, &c->req, &c->reply);
-    if (c->reply.delay_ms) {
+    if (c->too_big)
+        return respond_too_big(c);
+    if (c->answered_early)
+        return respond(c);
+    req->body = c->body;
+    req->body_len = c->body_bytes;
+    na_handle(req);
+    switch (c->reply.defer) {
+    case NA_DEFER_NONE:
+        return respond(c);
+    case NA_DEFER_TIMER:
         /* Park the connection, not the thread; the timer resumes it. */
-        c->phase = PHASE_DELAYED;
+        c->phase = PHASE_DEFERRED;
+        c->suspended = true;
         MHD_suspend_connection(c->mhd);
         /* The timer refuses only once shutting down: answer through the same resume path. */
         if (na_timer_add(s->timer, c->reply.delay_ms, c))
             on_timer(c, true);
         return MHD_YES;
+    case NA_DEFER_STORE:
+        c->phase = PHASE_DEFERRED;
+        /* Suspend first: a blocking store may finish on its thread at once. */
+        if (s->app->store->blocking) {
+            c->suspended = true;
+            MHD_suspend_connection(c->mhd);
+        }
+        na_store_submit(s->app->store, &req->call);
+        if (c->phase == PHASE_RESUMED && !s->app->store->blocking)
+            return respond(c);
+        return MHD_YES;
     }
-    return respond(c);
+    return MHD_NO;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const char *url,
@@ -231,7 +359,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
 
     (void)cls;
     (void)version;
-    (void)upload_data;
     if (!c) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -245,13 +372,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     switch (c->phase) {
     case PHASE_READING:
         if (*upload_size)
-            return request_body(c, upload_size);
+            return request_body(c, upload_data, upload_size);
         return request_dispatch(c);
     case PHASE_RESUMED:
         if (c->cut)
             return respond_error(c, 503, "server shutting down", 0);
         return respond(c);
-    case PHASE_DELAYED:
+    case PHASE_DEFERRED:
     case PHASE_ANSWERED:
     case PHASE_IDLE:
         break;
@@ -292,6 +419,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
         na_access_log(&e);
     }
     na_reply_release(&c->reply);
+    body_release(c);
     c->phase = PHASE_IDLE;
     if (atomic_load_explicit(&s->app->draining, memory_order_relaxed))
         atomic_fetch_add_explicit(&s->drained, 1, memory_order_relaxed);
@@ -515,8 +643,12 @@ void na_server_stop(struct na_server *s)
 {
     if (!s)
         return;
-    /* libmicrohttpd aborts if stopped with connections still suspended. */
+    /*
+     * libmicrohttpd aborts if stopped with connections still suspended:
+     * answer every deferred reply first, timers and store calls alike.
+     */
     na_timer_flush(s->timer);
+    na_store_shutdown(s->app->store);
     MHD_stop_daemon(s->daemon);
     na_timer_free(s->timer);
     /* Until quiesced, the daemon owns the socket and has closed it. */

@@ -81,13 +81,15 @@ static void housekeeping(struct na_app *app)
 static void log_started(const struct na_config *cfg, struct na_server *srv,
                         const struct na_store *store, const struct na_app *app)
 {
-    char msg[64];
+    char msg[64], db[512];
 
     snprintf(msg, sizeof(msg), "Server started on port %u", na_server_port(srv));
+    na_config_db_display(cfg, db, sizeof(db));
     na_logf(NA_LOG_INFO, msg, NA_LF_INT("port", na_server_port(srv)), NA_LF_STR("host", cfg->host),
             NA_LF_INT("threads", cfg->threads), NA_LF_STR("version", cfg->app_version),
             NA_LF_STR("environment", cfg->node_env), NA_LF_STR("hostname", app->hostname),
-            NA_LF_STR("store", store->backend),
+            NA_LF_STR("store", store->backend), NA_LF_STR("database", db[0] ? db : NULL),
+            NA_LF_BOOL("writes_enabled", cfg->api_key[0]),
             NA_LF_INT("max_connections", cfg->budget.max_connections),
             NA_LF_INT("max_body_bytes", cfg->max_body_bytes),
             NA_LF_INT("memory_limit_bytes", cfg->budget.limit_bytes),
@@ -178,7 +180,7 @@ int na_service_run(const struct na_config *cfg)
     if (na_log_start())
         na_log(NA_LOG_WARN, "cannot start the log writer thread: logging synchronously");
 
-    store = na_store_memory_new();
+    store = cfg->database_url[0] ? na_store_pg_new(cfg) : na_store_memory_new();
     if (!store || na_app_init(&app, cfg, store)) {
         na_log(NA_LOG_ERROR, "out of memory at start");
         goto out;

@@ -32,6 +32,7 @@ struct na_app {
     atomic_uint_fast64_t rss_bytes;
     atomic_uint_fast64_t in_flight;
     atomic_uint_fast64_t connections;
+    atomic_uint_fast64_t body_bytes; /* of the body pool, reserved by requests */
 };
 
 /* Returns 0, or -1 when out of memory. */

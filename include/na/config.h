@@ -40,6 +40,17 @@ struct na_config {
     double access_log_ratio; /* 0: off, 1: every request */
     bool loadtest_routes;
     struct na_budget budget; /* includes the connection limit */
+
+    /* Secrets: never logged, never answered. Empty when unset. */
+    char database_url[2048]; /* empty: the embedded store */
+    char api_key[513];       /* empty: writes answer 403 */
+
+    unsigned db_pool_size;
+    unsigned db_connect_timeout_s;
+    unsigned db_statement_timeout_ms;
+    unsigned db_acquire_timeout_ms;
+    unsigned db_health_timeout_ms;
+    bool db_migrate; /* migrate the schema at start */
 };
 
 struct na_config_error {
@@ -59,6 +70,12 @@ const char *na_config_getenv(const char *name, void *ctx);
  */
 int na_config_load(struct na_config *cfg, na_getenv_fn get, void *ctx, const struct na_sysinfo *si,
                    struct na_config_error *err);
+
+/*
+ * Writes DATABASE_URL without its password ("postgresql://user@host:5432/db")
+ * for logs. `out` gets "" when no database is configured.
+ */
+void na_config_db_display(const struct na_config *cfg, char *out, size_t cap);
 
 /* Writes the variables, their defaults and meaning, for --help. */
 void na_config_print_help(FILE *out);

@@ -1,10 +1,12 @@
 /*
- * encode: the JSON bodies the service answers with.
+ * encode: the bodies the service answers with.
  *
- * Field names and types are the tutorial's. Bodies built once (the item
- * list between writes, /api/info) use cJSON; the two built on every request
- * at high rates (/health and error bodies) are formatted into caller
- * storage with no allocation.
+ * Field names and types are the tutorial's. JSON bodies built once (the
+ * item list between writes, /api/info) or rarely use cJSON; the two built on
+ * every request at high rates (/health and error bodies) are formatted into
+ * caller storage with no allocation. The item routes also answer BSON
+ * (libbson; src/encode_bson.c): the same documents, with ids and counts as
+ * int64 and prices as doubles, the values JSON readers get.
  */
 #ifndef NA_ENCODE_H
 #define NA_ENCODE_H
@@ -28,6 +30,13 @@ size_t na_encode_price(int64_t cents, char out[32]);
 /* {"items":[{"id","name","price"}...],"count":n}. Caller frees; NULL if out of memory. */
 char *na_encode_items(const struct na_item *items, size_t n, size_t *len);
 
+/* {"id","name","price"}. Caller frees; NULL if out of memory. */
+char *na_encode_item(const struct na_item *item, size_t *len);
+
+/* The same two documents in BSON. Caller frees with bson_free(); NULL if out of memory. */
+uint8_t *na_encode_items_bson(const struct na_item *items, size_t n, size_t *len);
+uint8_t *na_encode_item_bson(const struct na_item *item, size_t *len);
+
 /* {"service","version","environment","hostname"}. Caller frees; NULL if out of memory. */
 char *na_encode_info(const char *service, const char *version, const char *environment,
                      const char *hostname, size_t *len);
@@ -49,6 +58,9 @@ struct na_health_report {
     uint64_t connections;
     uint64_t max_connections;
     struct na_store_health store;
+    bool store_ok;
+    double store_latency_ms;  /* of the round trip, when the store has a pool */
+    const char *store_detail; /* why not ok; may be NULL */
     bool memory_ok;
     uint64_t rss_bytes;
     uint64_t limit_bytes; /* 0: none */

@@ -30,7 +30,8 @@ enum na_route {
     NA_ROUTE_HEALTH,
     NA_ROUTE_HEALTH_DETAILED,
     NA_ROUTE_INFO,
-    NA_ROUTE_ITEMS,
+    NA_ROUTE_ITEMS,  /* /api/items */
+    NA_ROUTE_ITEM,   /* /api/items/{id} */
     NA_ROUTE_DELAY,  /* load-testing route: /api/delay/{ms} */
     NA_ROUTE_STATUS, /* load-testing route: /api/status/{code} */
 };

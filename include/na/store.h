@@ -3,11 +3,14 @@
  *
  * The embedded in-memory store (the default, seeded with the tutorial's
  * three widgets, not durable) and the PostgreSQL store implement the same
- * operations. Prices are integer cents, so they are exact from storage to
- * JSON (29.99, never 29.989999).
+ * operations with the same rules. Prices are integer cents, so they are
+ * exact from storage to JSON (29.99, never 29.989999).
  *
- * A store whose calls may block on I/O sets `blocking`, and the server then
- * keeps those calls off its HTTP worker threads. Stores are thread-safe.
+ * Work is submitted as a call and finished through its done() callback,
+ * exactly once. A store that may block on I/O sets `blocking`: it runs
+ * calls on threads of its own and finishes them there, so the server
+ * suspends the connection meanwhile instead of holding an HTTP thread. A
+ * non-blocking store finishes every call before submit returns.
  */
 #ifndef NA_STORE_H
 #define NA_STORE_H
@@ -17,6 +20,8 @@
 #include <stdint.h>
 
 #define NA_ITEM_NAME_MAX 200 /* bytes of UTF-8 */
+/* Prices at most 999,999,999,999.99: they fit numeric(14,2) and a double exactly. */
+#define NA_PRICE_MAX_CENTS INT64_C(99999999999999)
 
 struct na_item {
     int64_t id;
@@ -24,32 +29,66 @@ struct na_item {
     char name[NA_ITEM_NAME_MAX + 1];
 };
 
+enum na_store_op {
+    NA_STORE_LIST,   /* in: limit, offset; out: items, count */
+    NA_STORE_GET,    /* in: id; out: result */
+    NA_STORE_CREATE, /* in: item (name, price); out: result with its id */
+    NA_STORE_UPDATE, /* in: id, item; out: result */
+    NA_STORE_DELETE, /* in: id */
+    NA_STORE_PING,   /* a round trip to the backend; out: latency_ms */
+};
+
 enum na_store_rc {
     NA_STORE_OK = 0,
     NA_STORE_NOT_FOUND,
-    NA_STORE_UNAVAILABLE, /* backend down or timed out: 503 */
+    NA_STORE_UNAVAILABLE, /* down, no free connection in time, timed out, stopping: 503 */
     NA_STORE_NOMEM,
+    NA_STORE_ERROR, /* anything else the backend reported: 500 */
+};
+
+struct na_store_call {
+    enum na_store_op op;
+
+    /* Input. */
+    int64_t id;
+    size_t limit, offset;
+    struct na_item item;
+    unsigned deadline_ms; /* PING: its own deadline; 0: the store's */
+
+    /* Output, valid in done(). */
+    enum na_store_rc rc;
+    struct na_item *items; /* LIST: caller frees with free() */
+    size_t count;
+    struct na_item result;
+    double latency_ms;
+    char detail[160]; /* why rc is not OK; never holds secrets */
+
+    /* Called once, from the store's thread when it is blocking. */
+    void (*done)(struct na_store_call *call);
+    void *cls;
+
+    /* The store's own. */
+    uint64_t queued_ns;
+    struct na_store_call *next;
 };
 
 struct na_store_health {
-    bool ok;
     const char *backend; /* the store's own */
     int64_t items;       /* -1 when unknown */
-    char detail[160];    /* why not ok, empty when ok */
+    bool has_pool;
+    unsigned pool_size, pool_connected, pool_busy, pool_waiting;
 };
 
 struct na_store;
 
 struct na_store_ops {
-    /*
-     * Lists up to `limit` items from `offset` in id order into a new array
-     * (*items, caller frees with free(); NULL when *count is 0).
-     */
-    enum na_store_rc (*list)(struct na_store *s, size_t limit, size_t offset,
-                             struct na_item **items, size_t *count);
+    void (*submit)(struct na_store *s, struct na_store_call *call);
+    /* A snapshot that never blocks: no round trip (use a PING call for that). */
     void (*health)(struct na_store *s, struct na_store_health *out);
     /* Bumped by every write; 0 when the store cannot tell (no caching). */
     uint64_t (*generation)(struct na_store *s);
+    /* Finishes queued calls as unavailable and waits for running ones. */
+    void (*shutdown)(struct na_store *s);
     void (*free)(struct na_store *s);
 };
 
@@ -62,11 +101,18 @@ struct na_store {
 /* Creates the embedded store with the tutorial's items. NULL if out of memory. */
 struct na_store *na_store_memory_new(void);
 
-static inline enum na_store_rc na_store_list(struct na_store *s, size_t limit, size_t offset,
-                                             struct na_item **items, size_t *count)
-{
-    return s->ops->list(s, limit, offset, items, count);
-}
+struct na_config;
+
+/*
+ * Creates the PostgreSQL store for cfg->database_url and starts its pool,
+ * which connects in the background (the service starts even while the
+ * database is down). `cfg` is borrowed for the store's life. NULL if out of
+ * memory or threads.
+ */
+struct na_store *na_store_pg_new(const struct na_config *cfg);
+
+/* Submits `call`; call->done runs exactly once. Clears the output fields first. */
+void na_store_submit(struct na_store *s, struct na_store_call *call);
 
 static inline void na_store_health(struct na_store *s, struct na_store_health *out)
 {
@@ -78,10 +124,19 @@ static inline uint64_t na_store_generation(struct na_store *s)
     return s->ops->generation(s);
 }
 
+static inline void na_store_shutdown(struct na_store *s)
+{
+    if (s && s->ops->shutdown)
+        s->ops->shutdown(s);
+}
+
 static inline void na_store_free(struct na_store *s)
 {
     if (s)
         s->ops->free(s);
 }
+
+/* The name of an op, for logs. */
+const char *na_store_op_name(enum na_store_op op);
 
 #endif

@@ -1,0 +1,56 @@
+/*
+ * pg: libpq with deadlines.
+ *
+ * Every connect and query here is non-blocking libpq driven by poll() with
+ * a client-side deadline, so a database that stops answering (a dead host,
+ * a network partition) costs a bounded wait and a dropped connection, never
+ * a thread stuck for the kernel's TCP timeout. Server-side, each connection
+ * also carries statement_timeout.
+ *
+ * Failures are classified for the store: what a retry may cure (down,
+ * timed out, restarting, overloaded) is NA_STORE_UNAVAILABLE (503); the rest
+ * is NA_STORE_ERROR (500).
+ */
+#ifndef NA_PG_H
+#define NA_PG_H
+
+#include <libpq-fe.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "na/store.h"
+
+struct na_pg_options {
+    const char *conninfo; /* DATABASE_URL: a URL or key=value string; borrowed */
+    unsigned connect_timeout_s;
+    unsigned statement_timeout_ms;
+    const atomic_bool *stop; /* may be NULL; connecting gives up when it turns true */
+};
+
+/*
+ * Connects. Returns the connection (caller frees with PQfinish), or NULL
+ * with the reason in `err` (libpq's words; they never hold the password).
+ */
+PGconn *na_pg_connect(const struct na_pg_options *o, char *err, size_t errlen);
+
+/* Monotonic nanoseconds, the clock of every deadline here. */
+uint64_t na_pg_now_ns(void);
+
+/*
+ * Runs a prepared statement (`stmt`) or, with stmt NULL, the SQL text in
+ * `sql`, waiting for its result until `deadline_ns`. Returns the result
+ * (caller frees with PQclear) or NULL when the connection failed or the
+ * deadline passed: the connection is then unusable (PQstatus is bad, or
+ * *timed_out is set) and must be closed.
+ */
+PGresult *na_pg_exec(PGconn *conn, const char *stmt, const char *sql, int nparams,
+                     const char *const *params, uint64_t deadline_ns, bool *timed_out);
+
+/*
+ * Classifies a failed or missing result into call->rc and call->detail.
+ * Returns true when the connection is still good for another query.
+ */
+bool na_pg_classify(PGconn *conn, const PGresult *res, bool timed_out, struct na_store_call *call);
+
+#endif

@@ -1,0 +1,385 @@
+/*
+ * pgpool: worker threads, call queues and the supervisor (see
+ * include/na/pgpool.h).
+ */
+#include "na/pgpool.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "na/log.h"
+
+#define BACKOFF_MIN_MS 100u
+#define BACKOFF_MAX_MS 5000u
+
+struct lane {
+    struct na_store_call *head, *tail;
+    unsigned waiting;
+    unsigned connected, busy;
+    unsigned acquire_ms;
+    pthread_cond_t work; /* a call was queued, or stop */
+};
+
+struct worker {
+    struct na_pgpool *pool;
+    struct lane *lane;
+    pthread_t thread;
+    bool started;
+    unsigned seed; /* for rand_r: the backoff's jitter */
+};
+
+struct na_pgpool {
+    struct na_pgpool_config cfg;
+    pthread_mutex_t lock; /* guards everything below but `stop` */
+    pthread_cond_t tick;  /* wakes the supervisor and sleeping workers */
+    struct lane items, health;
+    struct worker *workers;
+    unsigned nworkers;
+    pthread_t supervisor;
+    bool supervisor_started;
+    bool down_logged; /* "database unavailable" said, "connected" not yet */
+    bool ever_connected;
+    bool shut;
+    atomic_bool stop;
+};
+
+static struct lane *lane_for(struct na_pgpool *p, const struct na_store_call *call)
+{
+    return call->op == NA_STORE_PING ? &p->health : &p->items;
+}
+
+static void push(struct lane *l, struct na_store_call *call)
+{
+    call->next = NULL;
+    if (l->tail)
+        l->tail->next = call;
+    else
+        l->head = call;
+    l->tail = call;
+    l->waiting++;
+}
+
+static struct na_store_call *pop(struct lane *l)
+{
+    struct na_store_call *call = l->head;
+
+    if (call) {
+        l->head = call->next;
+        if (!l->head)
+            l->tail = NULL;
+        l->waiting--;
+        call->next = NULL;
+    }
+    return call;
+}
+
+/* Finishes a list of calls as unavailable, outside the lock. */
+static void fail_all(struct na_store_call *list, const char *detail)
+{
+    while (list) {
+        struct na_store_call *next = list->next;
+
+        list->rc = NA_STORE_UNAVAILABLE;
+        snprintf(list->detail, sizeof(list->detail), "%s", detail);
+        list->done(list);
+        list = next;
+    }
+}
+
+void na_pgpool_submit(struct na_pgpool *p, struct na_store_call *call)
+{
+    struct lane *l = lane_for(p, call);
+
+    call->queued_ns = na_pg_now_ns();
+    pthread_mutex_lock(&p->lock);
+    if (p->shut) {
+        pthread_mutex_unlock(&p->lock);
+        call->next = NULL;
+        fail_all(call, "server shutting down");
+        return;
+    }
+    push(l, call);
+    pthread_cond_signal(&l->work);
+    if (l->waiting == 1)
+        pthread_cond_broadcast(&p->tick); /* the supervisor has a new deadline */
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* Logs the pool's transitions between reachable and not. Called unlocked. */
+static void note_connect(struct na_pgpool *p, bool ok, const char *err)
+{
+    bool say_up = false, say_down = false;
+
+    pthread_mutex_lock(&p->lock);
+    if (ok) {
+        say_up = p->down_logged || !p->ever_connected;
+        p->down_logged = false;
+        p->ever_connected = true;
+    } else if (!p->down_logged) {
+        /*
+         * The first failed attempt tells: idle connections that have not
+         * noticed the outage yet would keep "all connections failed" from
+         * ever being true.
+         */
+        say_down = true;
+        p->down_logged = true;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (say_up)
+        na_log(NA_LOG_INFO, "database connected");
+    if (say_down)
+        na_logf(NA_LOG_WARN, "database unavailable: retrying in the background",
+                NA_LF_STR("error", err));
+}
+
+/* Sleeps up to `ms` unless stopping; returns false when stopping. */
+static bool nap(struct na_pgpool *p, unsigned ms)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&p->lock);
+    if (!atomic_load(&p->stop))
+        pthread_cond_timedwait(&p->tick, &p->lock, &ts);
+    pthread_mutex_unlock(&p->lock);
+    return !atomic_load(&p->stop);
+}
+
+/* Connects and readies a connection; NULL (with `err`) on failure. */
+static PGconn *open_conn(struct na_pgpool *p, char *err, size_t errlen)
+{
+    PGconn *conn = na_pg_connect(&p->cfg.pg, err, errlen);
+
+    if (conn && p->cfg.setup(conn, p->cfg.cls, err, errlen)) {
+        PQfinish(conn);
+        conn = NULL;
+    }
+    return conn;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct na_pgpool *p = w->pool;
+    struct lane *l = w->lane;
+    unsigned backoff = BACKOFF_MIN_MS;
+    PGconn *conn = NULL;
+    char err[256];
+
+    while (!atomic_load(&p->stop)) {
+        struct na_store_call *call;
+        bool keep;
+
+        if (!conn) {
+            conn = open_conn(p, err, sizeof(err));
+            if (!conn) {
+                note_connect(p, false, err);
+                /* Jitter spreads the reconnects of many tasks and workers. */
+                if (!nap(p, backoff / 2 + (unsigned)rand_r(&w->seed) % (backoff / 2 + 1)))
+                    break;
+                backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+                continue;
+            }
+            backoff = BACKOFF_MIN_MS;
+            pthread_mutex_lock(&p->lock);
+            l->connected++;
+            pthread_mutex_unlock(&p->lock);
+            note_connect(p, true, NULL);
+        }
+        pthread_mutex_lock(&p->lock);
+        while (!l->head && !atomic_load(&p->stop))
+            pthread_cond_wait(&l->work, &p->lock);
+        call = atomic_load(&p->stop) ? NULL : pop(l);
+        if (call)
+            l->busy++;
+        pthread_mutex_unlock(&p->lock);
+        if (!call)
+            break;
+
+        keep = p->cfg.run(conn, call, p->cfg.cls);
+
+        pthread_mutex_lock(&p->lock);
+        l->busy--;
+        if (!keep)
+            l->connected--;
+        pthread_mutex_unlock(&p->lock);
+        if (!keep) {
+            PQfinish(conn);
+            conn = NULL;
+        }
+        call->done(call);
+    }
+    if (conn) {
+        PQfinish(conn);
+        pthread_mutex_lock(&p->lock);
+        l->connected--;
+        pthread_mutex_unlock(&p->lock);
+    }
+    return NULL;
+}
+
+/* Pops the calls of `l` that waited past its acquire timeout onto *expired. */
+static void expire(struct lane *l, uint64_t now, struct na_store_call **expired, uint64_t *next_due)
+{
+    while (l->head) {
+        uint64_t due = l->head->queued_ns + (uint64_t)l->acquire_ms * 1000000u;
+
+        if (due > now) {
+            if (due < *next_due)
+                *next_due = due;
+            return;
+        }
+        struct na_store_call *call = pop(l);
+
+        call->next = *expired;
+        *expired = call;
+    }
+}
+
+static void *supervisor_main(void *arg)
+{
+    struct na_pgpool *p = arg;
+
+    pthread_mutex_lock(&p->lock);
+    while (!atomic_load(&p->stop)) {
+        struct na_store_call *items = NULL, *pings = NULL;
+        uint64_t now = na_pg_now_ns(), next = UINT64_MAX;
+        bool items_down = !p->items.connected, health_down = !p->health.connected;
+
+        expire(&p->items, now, &items, &next);
+        expire(&p->health, now, &pings, &next);
+        if (items || pings) {
+            pthread_mutex_unlock(&p->lock);
+            fail_all(items, items_down ? "database unavailable, retry later"
+                                       : "no database connection free in time, retry later");
+            fail_all(pings,
+                     health_down ? "database unavailable" : "database did not answer in time");
+            pthread_mutex_lock(&p->lock);
+            continue;
+        }
+        if (next == UINT64_MAX) {
+            pthread_cond_wait(&p->tick, &p->lock);
+        } else {
+            struct timespec ts = {.tv_sec = (time_t)(next / 1000000000u),
+                                  .tv_nsec = (long)(next % 1000000000u)};
+
+            pthread_cond_timedwait(&p->tick, &p->lock, &ts);
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    return NULL;
+}
+
+static int init_cond(pthread_cond_t *c)
+{
+    pthread_condattr_t attr;
+    int rc;
+
+    if (pthread_condattr_init(&attr))
+        return -1;
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    rc = pthread_cond_init(c, &attr);
+    pthread_condattr_destroy(&attr);
+    return rc ? -1 : 0;
+}
+
+struct na_pgpool *na_pgpool_start(const struct na_pgpool_config *cfg)
+{
+    struct na_pgpool *p = calloc(1, sizeof(*p));
+
+    if (!p)
+        return NULL;
+    p->cfg = *cfg;
+    atomic_init(&p->stop, false);
+    p->cfg.pg.stop = &p->stop;
+    p->items.acquire_ms = cfg->acquire_timeout_ms;
+    p->health.acquire_ms = cfg->health_timeout_ms;
+    pthread_mutex_init(&p->lock, NULL);
+    if (init_cond(&p->tick) || init_cond(&p->items.work) || init_cond(&p->health.work))
+        goto fail;
+    p->nworkers = cfg->size + 1;
+    p->workers = calloc(p->nworkers, sizeof(*p->workers));
+    if (!p->workers)
+        goto fail;
+    if (pthread_create(&p->supervisor, NULL, supervisor_main, p))
+        goto fail;
+    p->supervisor_started = true;
+    for (unsigned i = 0; i < p->nworkers; i++) {
+        struct worker *w = &p->workers[i];
+
+        w->pool = p;
+        w->seed = (unsigned)time(NULL) ^ (i * 2654435761u);
+        w->lane = i < cfg->size ? &p->items : &p->health;
+        if (pthread_create(&w->thread, NULL, worker_main, w))
+            goto fail;
+        w->started = true;
+    }
+    return p;
+fail:
+    na_pgpool_free(p);
+    return NULL;
+}
+
+void na_pgpool_stats(struct na_pgpool *p, struct na_pgpool_stats *out)
+{
+    pthread_mutex_lock(&p->lock);
+    out->size = p->cfg.size;
+    out->connected = p->items.connected;
+    out->busy = p->items.busy;
+    out->waiting = p->items.waiting;
+    pthread_mutex_unlock(&p->lock);
+}
+
+void na_pgpool_shutdown(struct na_pgpool *p)
+{
+    struct na_store_call *queued = NULL, *call;
+
+    pthread_mutex_lock(&p->lock);
+    if (p->shut) {
+        pthread_mutex_unlock(&p->lock);
+        return;
+    }
+    p->shut = true;
+    atomic_store(&p->stop, true);
+    while ((call = pop(&p->items)) || (call = pop(&p->health))) {
+        call->next = queued;
+        queued = call;
+    }
+    pthread_cond_broadcast(&p->tick);
+    pthread_cond_broadcast(&p->items.work);
+    pthread_cond_broadcast(&p->health.work);
+    pthread_mutex_unlock(&p->lock);
+    fail_all(queued, "server shutting down");
+    /* Running calls end within their deadlines; then every thread is gone. */
+    for (unsigned i = 0; i < p->nworkers; i++) {
+        if (p->workers[i].started)
+            pthread_join(p->workers[i].thread, NULL);
+        p->workers[i].started = false;
+    }
+    if (p->supervisor_started)
+        pthread_join(p->supervisor, NULL);
+    p->supervisor_started = false;
+}
+
+void na_pgpool_free(struct na_pgpool *p)
+{
+    if (!p)
+        return;
+    if (p->workers || p->supervisor_started)
+        na_pgpool_shutdown(p);
+    free(p->workers);
+    pthread_cond_destroy(&p->tick);
+    pthread_cond_destroy(&p->items.work);
+    pthread_cond_destroy(&p->health.work);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
+}
