@@ -67,12 +67,20 @@ static void test_methods(void **state)
     assert_int_equal(na_method_parse("HEAD"), NA_METHOD_HEAD);
     assert_int_equal(na_method_parse("get"), NA_METHOD_OTHER);
     assert_int_equal(na_method_parse("BREW"), NA_METHOD_OTHER);
-    na_router_match("/api/items", false, &m);
+    na_router_match("/api/info", false, &m);
     assert_true(m.methods & NA_METHOD_GET);
     assert_true(m.methods & NA_METHOD_HEAD);
     assert_false(m.methods & NA_METHOD_POST);
     na_router_allow(m.methods, allow, sizeof(allow));
     assert_string_equal(allow, "GET, HEAD, OPTIONS");
+    na_router_match("/api/items", false, &m);
+    na_router_allow(m.methods, allow, sizeof(allow));
+    assert_string_equal(allow, "GET, HEAD, POST, OPTIONS");
+    na_router_match("/api/items/7", false, &m);
+    assert_int_equal(m.route, NA_ROUTE_ITEM);
+    assert_memory_equal(m.param, "7", 1);
+    na_router_allow(m.methods, allow, sizeof(allow));
+    assert_string_equal(allow, "GET, HEAD, PUT, DELETE, OPTIONS");
     na_router_allow(NA_METHOD_GET | NA_METHOD_POST | NA_METHOD_DELETE, allow, 12);
     assert_string_equal(allow, "GET, POST");
 }
