@@ -85,16 +85,20 @@ class RoutesTest(unittest.TestCase):
         self.assertEqual(self.srv.get("/api/delay/1").status, 404)
 
     def test_method_not_allowed(self):
-        for method in ("POST", "PUT", "DELETE", "PATCH", "BREW"):
-            r = self.srv.request(method, "/api/items", body=b"{}" if method != "BREW" else b"")
-            body = self.assertJsonResponse(r, 405)
-            self.assertEqual(body["error"]["status"], 405)
-            self.assertEqual(r.header("Allow"), "GET, HEAD, OPTIONS")
+        for path, allow, methods in (
+                ("/api/info", "GET, HEAD, OPTIONS", ("POST", "PUT", "DELETE", "PATCH", "BREW")),
+                ("/api/items", "GET, HEAD, POST, OPTIONS", ("PUT", "DELETE", "PATCH", "BREW")),
+                ("/api/items/1", "GET, HEAD, PUT, DELETE, OPTIONS", ("POST", "PATCH"))):
+            for method in methods:
+                r = self.srv.request(method, path, body=b"{}" if method != "BREW" else b"")
+                body = self.assertJsonResponse(r, 405)
+                self.assertEqual(body["error"]["status"], 405)
+                self.assertEqual(r.header("Allow"), allow)
 
     def test_options(self):
         r = self.srv.request("OPTIONS", "/api/items")
         self.assertEqual(r.status, 204)
-        self.assertEqual(r.header("Allow"), "GET, HEAD, OPTIONS")
+        self.assertEqual(r.header("Allow"), "GET, HEAD, POST, OPTIONS")
 
     def test_express_path_leniency(self):
         self.assertEqual(self.srv.get("/API/Items/").status, 200)

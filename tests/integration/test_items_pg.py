@@ -1,0 +1,44 @@
+"""The items API on PostgreSQL, and the deep health check's database part."""
+
+import unittest
+
+import pg
+from harness import Server
+from items_contract import KEY, ItemsContract
+
+
+class PostgresItemsTest(ItemsContract, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = pg.shared()
+        cls.url = cls.pg.fresh_database("items_contract")
+        cls.srv = Server({"API_KEY": KEY, "DATABASE_URL": cls.url, "DB_POOL_SIZE": "4"})
+        cls.srv.wait_log(lambda l: l["message"] == "database connected")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def count_rows(self):
+        return int(self.pg.psql("SELECT count(*) FROM items", db="items_contract")[0][0])
+
+    def test_rows_match_answers(self):
+        r = self.post({"name": "exact", "price": 0.3})
+        row = self.pg.psql(f"SELECT name, price::text FROM items WHERE id = {r.json()['id']}",
+                           db="items_contract")
+        self.assertEqual(row, [["exact", "0.30"]])
+
+    def test_deep_health(self):
+        d = self.srv.get("/health/detailed")
+        self.assertEqual(d.status, 200)
+        db = d.json()["checks"]["database"]
+        self.assertEqual(db["status"], "pass")
+        self.assertIsInstance(db["latency_ms"], float)
+        self.assertEqual(db["pool"]["size"], 4)
+        self.assertEqual(db["pool"]["connected"], 4)
+        self.assertEqual(set(db["pool"]), {"size", "connected", "busy", "waiting"})
+        self.assertEqual(d.json()["checks"]["store"]["backend"], "postgres")
+
+
+if __name__ == "__main__":
+    unittest.main()

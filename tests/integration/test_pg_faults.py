@@ -1,0 +1,170 @@
+"""PostgreSQL faults: down at start, restarted under load, stalled by a lock.
+
+These tests stop and start their own PostgreSQL, apart from the shared one."""
+
+import threading
+import time
+import unittest
+
+import pg
+from harness import Server
+from items_contract import AUTH, KEY, body
+
+PG = None
+
+
+def setUpModule():
+    global PG
+    PG = pg.Postgres()
+
+
+def tearDownModule():
+    PG.destroy()
+
+
+def wait_for(pred, timeout=20.0, step=0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(step)
+    return False
+
+
+class FaultsTest(unittest.TestCase):
+    def test_down_at_start_then_recovers(self):
+        PG.stop()
+        try:
+            srv = Server({"DATABASE_URL": PG.url, "DB_ACQUIRE_TIMEOUT_MS": "500",
+                          "DB_HEALTH_TIMEOUT_MS": "500"})
+            self.assertEqual(srv.get("/health").status, 200)
+            self.assertEqual(srv.get("/api/info").status, 200)
+            t0 = time.monotonic()
+            r = srv.get("/api/items")
+            self.assertLess(time.monotonic() - t0, 5)  # bounded by the acquire timeout, not hung
+            self.assertEqual(r.status, 503)
+            self.assertEqual(r.header("Retry-After"), "1")
+            self.assertEqual(r.json()["error"]["status"], 503)
+            d = srv.get("/health/detailed")
+            self.assertEqual(d.status, 503)
+            self.assertEqual(d.json()["checks"]["database"]["status"], "fail")
+            self.assertEqual(d.json()["checks"]["database"]["pool"]["connected"], 0)
+            line = srv.wait_log(lambda l: l["message"].startswith("database unavailable"))
+            self.assertEqual(line["level"], "warn")
+        finally:
+            PG.start()
+        try:
+            # Back by itself, no restart: within the 5 s backoff cap.
+            self.assertTrue(wait_for(lambda: srv.get("/api/items").status == 200))
+            self.assertEqual(srv.get("/api/items").json()["count"], 3)
+            self.assertEqual(srv.get("/health/detailed").status, 200)
+            srv.wait_log(lambda l: l["message"] == "database connected")
+        finally:
+            srv.stop()
+
+    def test_restart_under_load(self):
+        srv = Server({"DATABASE_URL": PG.url, "API_KEY": KEY, "DB_POOL_SIZE": "4",
+                      "DB_ACQUIRE_TIMEOUT_MS": "1000", "ACCESS_LOG": "off"})
+        srv.wait_log(lambda l: l["message"] == "database connected")
+        stop = threading.Event()
+        results, created, failures = [], [], []
+        lock = threading.Lock()
+
+        def client(n):
+            i = 0
+            while not stop.is_set():
+                i += 1
+                try:
+                    if i % 2:
+                        r = srv.request("POST", "/api/items", AUTH,
+                                        body({"name": f"load {n}/{i}", "price": 1}))
+                    else:
+                        r = srv.get("/api/items?limit=5")
+                except Exception as e:  # a hang (timeout) or a broken answer
+                    with lock:
+                        failures.append(repr(e))
+                    continue
+                with lock:
+                    results.append(r.status)
+                    if r.status == 201:
+                        created.append(r.json()["id"])
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        time.sleep(1)
+        PG.stop("fast")
+        time.sleep(1)
+        PG.start()
+        time.sleep(1)
+        self.assertTrue(wait_for(lambda: srv.get("/api/items").status == 200))
+        time.sleep(0.5)
+        stop.set()
+        for t in threads:
+            t.join(30)
+        srv.stop()
+        self.assertEqual(failures, [])
+        self.assertTrue(set(results) <= {200, 201, 503}, set(results))
+        self.assertIn(503, results)  # the restart was seen...
+        self.assertGreater(results.count(201), 10)  # ...between successes
+        # Every write answered 201 is in the database.
+        rows = {int(r[0]) for r in PG.psql("SELECT id FROM items")}
+        self.assertEqual(set(created) - rows, set())
+
+    def test_stalled_database_does_not_stall_the_rest(self):
+        srv = Server({"DATABASE_URL": PG.url, "DB_POOL_SIZE": "2",
+                      "DB_STATEMENT_TIMEOUT_MS": "1500", "DB_ACQUIRE_TIMEOUT_MS": "500"})
+        srv.wait_log(lambda l: l["message"] == "database connected")
+        self.assertEqual(srv.get("/api/items").status, 200)
+        locker = PG.psql_background(
+            "BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT;")
+        try:
+            self.assertTrue(wait_for(lambda: PG.psql(
+                "SELECT count(*) FROM pg_locks WHERE relation = 'items'::regclass"
+                " AND mode = 'AccessExclusiveLock' AND granted") == [["1"]]))
+            statuses = []
+            threads = [threading.Thread(target=lambda: statuses.append(srv.get("/api/items")))
+                       for _ in range(6)]
+            for t in threads:
+                t.start()
+            time.sleep(0.2)
+            # Every pool connection is stuck behind the lock; the rest answers meanwhile.
+            for _ in range(20):
+                self.assertEqual(srv.get("/health").status, 200)
+                self.assertEqual(srv.get("/api/info").status, 200)
+            d = srv.get("/health/detailed").json()
+            self.assertEqual(d["checks"]["database"]["status"], "pass")  # its own connection
+            self.assertEqual(d["checks"]["database"]["pool"]["busy"], 2)
+            self.assertIsNone(locker.poll(), "the lock ended before the checks: inconclusive")
+            for t in threads:
+                t.join(20)
+            self.assertEqual([r.status for r in statuses], [503] * 6)
+            for r in statuses:
+                self.assertEqual(r.header("Retry-After"), "1")
+        finally:
+            locker.wait(30)
+        self.assertTrue(wait_for(lambda: srv.get("/api/items").status == 200))
+        srv.stop()
+
+    def test_secrets_stay_out_of_logs_and_answers(self):
+        srv = Server({"DATABASE_URL": PG.url, "API_KEY": KEY, "DB_ACQUIRE_TIMEOUT_MS": "300"})
+        srv.wait_log(lambda l: l["message"] == "database connected")
+        srv.request("POST", "/api/items", AUTH, body({"name": "s", "price": 1}))
+        srv.request("POST", "/api/items", {"Authorization": "Bearer not-the-key"}, b"{}")
+        answers = [srv.get(p).body for p in ("/health/detailed", "/api/info", "/health")]
+        PG.stop()
+        try:
+            srv.get("/api/items")
+            srv.wait_log(lambda l: l["message"].startswith("database unavailable"))
+        finally:
+            PG.start()
+        srv.stop()
+        text = "\n".join(srv.lines) + "\n".join(a.decode() for a in answers)
+        for secret in (pg.PASSWORD, KEY, "not-the-key"):
+            self.assertNotIn(secret, text)
+        started = srv.logs()[0]
+        self.assertEqual(started["database"], f"postgresql://app@127.0.0.1:{PG.port}/nodeapi")
+
+
+if __name__ == "__main__":
+    unittest.main()
