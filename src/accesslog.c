@@ -5,8 +5,8 @@
 
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
 
+#include "na/clock.h"
 #include "na/log.h"
 
 bool na_access_sampled(double ratio)
@@ -17,12 +17,8 @@ bool na_access_sampled(double ratio)
         return true;
     if (ratio <= 0.0)
         return false;
-    if (!state) {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        state = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)(uintptr_t)&state ^ 0x9e3779b97f4a7c15u;
-    }
+    if (!state)
+        state = (na_clock_ns() << 20) ^ (uint64_t)(uintptr_t)&state ^ 0x9e3779b97f4a7c15u;
     /* xorshift64: sampling needs spread, not secrecy. */
     state ^= state << 13;
     state ^= state >> 7;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "na/clock.h"
 #include "na/encode.h"
 
 int na_app_init(struct na_app *app, const struct na_config *cfg, struct na_store *store)
@@ -14,7 +15,7 @@ int na_app_init(struct na_app *app, const struct na_config *cfg, struct na_store
     memset(app, 0, sizeof(*app));
     app->cfg = cfg;
     app->store = store;
-    clock_gettime(CLOCK_MONOTONIC, &app->started);
+    app->started_ns = na_clock_ns();
     if (gethostname(app->hostname, sizeof(app->hostname) - 1))
         strcpy(app->hostname, "localhost");
     app->info_body = na_encode_info(cfg->service_name, cfg->app_version, cfg->node_env,
@@ -38,17 +39,5 @@ void na_app_release(struct na_app *app)
 
 double na_app_uptime(const struct na_app *app)
 {
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - app->started.tv_sec) +
-           (double)(now.tv_nsec - app->started.tv_nsec) / 1e9;
-}
-
-int64_t na_now_ms(void)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_REALTIME, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    return na_clock_ms_since(app->started_ns) / 1e3;
 }

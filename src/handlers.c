@@ -4,6 +4,8 @@
  */
 #include "na/handlers.h"
 
+#include "na/clock.h"
+
 #include <microhttpd.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -91,7 +93,7 @@ static void health(struct na_request *req)
      */
     reply_buf(req->reply, &b, draining ? 503 : 200);
     na_encode_health(&b, draining ? "draining" : "healthy", app->hostname, na_app_uptime(app),
-                     na_now_ms());
+                     na_clock_wall_ms());
     req->reply->len = b.len;
 }
 
@@ -105,7 +107,7 @@ static void health_detailed_done(struct na_store_call *call)
         .hostname = app->hostname,
         .version = app->cfg->app_version,
         .uptime_s = na_app_uptime(app),
-        .timestamp_ms = na_now_ms(),
+        .timestamp_ms = na_clock_wall_ms(),
         .in_flight = atomic_load(&app->in_flight),
         .connections = atomic_load(&app->connections),
         .max_connections = app->cfg->budget.max_connections,

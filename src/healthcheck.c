@@ -4,6 +4,8 @@
  */
 #include "na/healthcheck.h"
 
+#include "na/clock.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -14,19 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
-static long remaining_ms(const struct timespec *deadline)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (deadline->tv_sec - now.tv_sec) * 1000 + (deadline->tv_nsec - now.tv_nsec) / 1000000;
-}
-
 /* Waits for `events` on fd until the deadline; 0 when ready, -1 on timeout. */
-static int wait_fd(int fd, short events, const struct timespec *deadline)
+static int wait_fd(int fd, short events, uint64_t deadline)
 {
     for (;;) {
-        long ms = remaining_ms(deadline);
+        uint64_t now = na_clock_ns();
+        long ms = now < deadline ? (long)((deadline - now + 999999) / 1000000) : 0;
         struct pollfd p = {.fd = fd, .events = events};
         int rc;
 
@@ -40,8 +35,7 @@ static int wait_fd(int fd, short events, const struct timespec *deadline)
     }
 }
 
-static int connect_to(const char *host, unsigned port, const struct timespec *deadline, char *why,
-                      size_t whylen)
+static int connect_to(const char *host, unsigned port, uint64_t deadline, char *why, size_t whylen)
 {
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *res = NULL;
@@ -86,7 +80,7 @@ int na_healthcheck(const struct na_config *cfg, unsigned timeout_ms)
     static const char request[] = "GET /health HTTP/1.1\r\nHost: localhost\r\n"
                                   "User-Agent: node-api-healthcheck\r\nConnection: close\r\n\r\n";
     const char *host = cfg->host;
-    struct timespec deadline;
+    uint64_t deadline;
     char buf[256], why[320] = "";
     size_t got = 0, sent = 0;
     int fd, status = 0;
@@ -100,21 +94,15 @@ int na_healthcheck(const struct na_config *cfg, unsigned timeout_ms)
         fprintf(stderr, "healthcheck: PORT is 0, no port to check\n");
         return 1;
     }
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
-    fd = connect_to(host, cfg->port, &deadline, why, sizeof(why));
+    deadline = na_clock_after_ms(timeout_ms);
+    fd = connect_to(host, cfg->port, deadline, why, sizeof(why));
     if (fd < 0)
         goto out;
     while (sent < sizeof(request) - 1) {
         ssize_t n = send(fd, request + sent, sizeof(request) - 1 - sent, MSG_NOSIGNAL);
 
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-            if (wait_fd(fd, POLLOUT, &deadline)) {
+            if (wait_fd(fd, POLLOUT, deadline)) {
                 snprintf(why, sizeof(why), "sending the request: timed out");
                 goto out;
             }
@@ -131,7 +119,7 @@ int na_healthcheck(const struct na_config *cfg, unsigned timeout_ms)
         ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
 
         if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-            if (wait_fd(fd, POLLIN, &deadline)) {
+            if (wait_fd(fd, POLLIN, deadline)) {
                 snprintf(why, sizeof(why), "waiting for the answer: timed out after %u ms",
                          timeout_ms);
                 goto out;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "na/clock.h"
 #include "na/log.h"
 #include "na/pg.h"
 
@@ -44,8 +45,7 @@ int na_migrate_latest(void)
 static PGresult *run(PGconn *conn, const char *sql, unsigned timeout_ms, char *err, size_t errlen)
 {
     bool timed_out;
-    PGresult *res =
-        na_pg_exec(conn, NULL, sql, 0, NULL, na_pg_now_ns() + timeout_ms * 1000000ull, &timed_out);
+    PGresult *res = na_pg_exec(conn, NULL, sql, 0, NULL, na_clock_after_ms(timeout_ms), &timed_out);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)

@@ -4,21 +4,13 @@
  */
 #include "na/pg.h"
 
+#include "na/clock.h"
 #include "na/log.h"
 
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-
-uint64_t na_pg_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /*
  * Waits for `events` on the connection's socket, until the deadline but at
@@ -28,7 +20,7 @@ uint64_t na_pg_now_ns(void)
 static int wait_socket(PGconn *conn, short events, uint64_t deadline_ns, int slice_ms)
 {
     struct pollfd p = {.fd = PQsocket(conn), .events = events};
-    uint64_t now = na_pg_now_ns();
+    uint64_t now = na_clock_ns();
     int ms, rc;
 
     if (p.fd < 0)
@@ -81,7 +73,7 @@ PGconn *na_pg_connect(const struct na_pg_options *o, char *err, size_t errlen)
                           NULL};
     const char *vals[] = {o->conninfo, timeout, "node-api", options, "UTF8",
                           "1",         "30",    "10",       "3",     NULL};
-    uint64_t deadline = na_pg_now_ns() + (uint64_t)o->connect_timeout_s * 1000000000u;
+    uint64_t deadline = na_clock_after_ms(o->connect_timeout_s * 1000u);
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     PGconn *conn;
 
@@ -102,7 +94,7 @@ PGconn *na_pg_connect(const struct na_pg_options *o, char *err, size_t errlen)
         }
         /* Slices of 100 ms, to notice a shutdown while a host does not answer. */
         rc = wait_socket(conn, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline, 100);
-        if (rc < 0 || (rc == 0 && na_pg_now_ns() >= deadline)) {
+        if (rc < 0 || (rc == 0 && na_clock_ns() >= deadline)) {
             snprintf(err, errlen, "connect timed out after %u s", o->connect_timeout_s);
             goto fail;
         }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "na/clock.h"
 #include "na/log.h"
 
 #define BACKOFF_MIN_MS 100u
@@ -93,7 +94,7 @@ void na_pgpool_submit(struct na_pgpool *p, struct na_store_call *call)
 {
     struct lane *l = lane_for(p, call);
 
-    call->queued_ns = na_pg_now_ns();
+    call->queued_ns = na_clock_ns();
     pthread_mutex_lock(&p->lock);
     if (p->shut) {
         pthread_mutex_unlock(&p->lock);
@@ -138,15 +139,8 @@ static void note_connect(struct na_pgpool *p, bool ok, const char *err)
 /* Sleeps up to `ms` unless stopping; returns false when stopping. */
 static bool nap(struct na_pgpool *p, unsigned ms)
 {
-    struct timespec ts;
+    struct timespec ts = na_clock_timespec(na_clock_after_ms(ms));
 
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
     pthread_mutex_lock(&p->lock);
     if (!atomic_load(&p->stop))
         pthread_cond_timedwait(&p->tick, &p->lock, &ts);
@@ -252,7 +246,7 @@ static void *supervisor_main(void *arg)
     pthread_mutex_lock(&p->lock);
     while (!atomic_load(&p->stop)) {
         struct na_store_call *items = NULL, *pings = NULL;
-        uint64_t now = na_pg_now_ns(), next = UINT64_MAX;
+        uint64_t now = na_clock_ns(), next = UINT64_MAX;
         bool items_down = !p->items.connected, health_down = !p->health.connected;
 
         expire(&p->items, now, &items, &next);
@@ -269,8 +263,7 @@ static void *supervisor_main(void *arg)
         if (next == UINT64_MAX) {
             pthread_cond_wait(&p->tick, &p->lock);
         } else {
-            struct timespec ts = {.tv_sec = (time_t)(next / 1000000000u),
-                                  .tv_nsec = (long)(next % 1000000000u)};
+            struct timespec ts = na_clock_timespec(next);
 
             pthread_cond_timedwait(&p->tick, &p->lock, &ts);
         }

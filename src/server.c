@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "na/accesslog.h"
+#include "na/clock.h"
 #include "na/handlers.h"
 #include "na/log.h"
 #include "na/reqid.h"
@@ -56,7 +57,7 @@ struct conn {
     bool too_big;
     bool suspended;
     bool cut; /* deferred reply cut off by the shutdown */
-    struct timespec started;
+    uint64_t started_ns;
     uint64_t body_bytes; /* received, kept or not */
     char *body;          /* kept body, for routes that take one */
     size_t body_cap;
@@ -247,7 +248,7 @@ static enum MHD_Result request_begin(struct conn *c, const char *url, const char
     bool has_length;
     uint64_t length;
 
-    clock_gettime(CLOCK_MONOTONIC, &c->started);
+    c->started_ns = na_clock_ns();
     atomic_fetch_add_explicit(&s->app->in_flight, 1, memory_order_relaxed);
     c->phase = PHASE_READING;
     c->log_this = na_access_sampled(cfg->access_log_ratio);
@@ -394,7 +395,6 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
     struct na_server *s = cls;
     struct conn *c = *req_cls;
     struct na_access_entry e;
-    struct timespec now;
 
     if (!c)
         return;
@@ -405,11 +405,9 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
         .aborted = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK,
     };
     if (c->log_this || na_access_always(&e)) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
         e.method = c->req.method_name;
         e.path = c->req.path;
-        e.duration_ms = (double)(now.tv_sec - c->started.tv_sec) * 1e3 +
-                        (double)(now.tv_nsec - c->started.tv_nsec) / 1e6;
+        e.duration_ms = na_clock_ms_since(c->started_ns);
         e.request_id = c->request_id;
         /* Header values live until the connection's pool is reset, after this call. */
         e.trace_id = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "X-Amzn-Trace-Id");

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "na/app.h"
+#include "na/clock.h"
 #include "na/log.h"
 #include "na/server.h"
 #include "na/store.h"
@@ -113,11 +114,10 @@ static void log_started(const struct na_config *cfg, struct na_server *srv,
 static int drain(struct na_server *srv, struct na_app *app, const sigset_t *set, int sig)
 {
     const struct na_config *cfg = app->cfg;
-    struct timespec t0, now;
+    uint64_t t0 = na_clock_ns();
     double elapsed_ms = 0;
     char msg[96];
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     snprintf(msg, sizeof(msg), "%s received, shutting down gracefully",
              sig == SIGTERM  ? "SIGTERM"
              : sig == SIGINT ? "SIGINT"
@@ -130,9 +130,7 @@ static int drain(struct na_server *srv, struct na_app *app, const sigset_t *set,
     for (;;) {
         int again;
 
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        elapsed_ms =
-            (double)(now.tv_sec - t0.tv_sec) * 1e3 + (double)(now.tv_nsec - t0.tv_nsec) / 1e6;
+        elapsed_ms = na_clock_ms_since(t0);
         if (!na_server_connections(srv) || elapsed_ms >= cfg->shutdown_timeout_s * 1e3)
             break;
         again = wait_signal(set, DRAIN_POLL_MS);

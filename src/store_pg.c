@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "na/clock.h"
 #include "na/config.h"
 #include "na/item.h"
 #include "na/log.h"
@@ -46,11 +47,6 @@ static struct pg_store *from(struct na_store *s)
     return (struct pg_store *)s;
 }
 
-static uint64_t deadline(unsigned ms)
-{
-    return na_pg_now_ns() + (uint64_t)ms * 1000000u;
-}
-
 static int setup(PGconn *conn, void *cls, char *err, size_t errlen)
 {
     struct pg_store *ps = cls;
@@ -72,7 +68,7 @@ static int setup(PGconn *conn, void *cls, char *err, size_t errlen)
         bool timed_out;
 
         snprintf(sql, sizeof(sql), "PREPARE %s AS %s", statements[i].name, statements[i].sql);
-        res = na_pg_exec(conn, NULL, sql, 0, NULL, deadline(timeout), &timed_out);
+        res = na_pg_exec(conn, NULL, sql, 0, NULL, na_clock_after_ms(timeout), &timed_out);
         if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
             snprintf(err, errlen, "preparing statements: %s",
                      res ? PQresultErrorMessage(res) : "no answer");
@@ -135,7 +131,7 @@ static bool run(PGconn *conn, struct na_store_call *call, void *cls)
     const char *params[3];
     const char *stmt = NULL, *sql = NULL;
     unsigned ms = call->deadline_ms ? call->deadline_ms : ps->cfg->db_statement_timeout_ms + 1000;
-    uint64_t t0 = na_pg_now_ns();
+    uint64_t t0 = na_clock_ns();
     int nparams = 0;
     PGresult *res;
     bool timed_out, ok;
@@ -176,9 +172,9 @@ static bool run(PGconn *conn, struct na_store_call *call, void *cls)
         nparams = 3;
         break;
     }
-    res = na_pg_exec(conn, stmt, sql, nparams, params, deadline(ms), &timed_out);
+    res = na_pg_exec(conn, stmt, sql, nparams, params, na_clock_after_ms(ms), &timed_out);
     st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    call->latency_ms = (double)(na_pg_now_ns() - t0) / 1e6;
+    call->latency_ms = na_clock_ms_since(t0);
     if (st == PGRES_TUPLES_OK) {
         if (call->op != NA_STORE_PING)
             read_rows(res, call);

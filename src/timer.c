@@ -3,6 +3,8 @@
  */
 #include "na/timer.h"
 
+#include "na/clock.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
@@ -22,14 +24,6 @@ struct na_timer {
     bool closed; /* flushed: refuse new entries */
     bool stop;
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void swap(struct entry *a, struct entry *b)
 {
@@ -78,17 +72,14 @@ static void *timer_main(void *arg)
 
     pthread_mutex_lock(&t->lock);
     while (!t->stop) {
-        uint64_t now = now_ns();
+        uint64_t now = na_clock_ns();
 
         if (!t->count) {
             pthread_cond_wait(&t->wake, &t->lock);
             continue;
         }
         if (t->heap[0].due_ns > now) {
-            struct timespec ts = {
-                .tv_sec = (time_t)(t->heap[0].due_ns / 1000000000u),
-                .tv_nsec = (long)(t->heap[0].due_ns % 1000000000u),
-            };
+            struct timespec ts = na_clock_timespec(t->heap[0].due_ns);
 
             pthread_cond_timedwait(&t->wake, &t->lock, &ts);
             continue;
@@ -148,7 +139,7 @@ int na_timer_add(struct na_timer *t, unsigned delay_ms, void *cls)
         t->heap = h;
         t->cap = cap;
     }
-    t->heap[t->count].due_ns = now_ns() + (uint64_t)delay_ms * 1000000u;
+    t->heap[t->count].due_ns = na_clock_after_ms(delay_ms);
     t->heap[t->count].cls = cls;
     sift_up(t->heap, t->count++);
     if (t->heap[0].cls == cls)

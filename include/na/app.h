@@ -14,7 +14,6 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <time.h>
 
 #include "na/config.h"
 #include "na/store.h"
@@ -23,8 +22,8 @@ struct na_app {
     const struct na_config *cfg; /* borrowed */
     struct na_store *store;      /* borrowed */
     char hostname[256];
-    struct timespec started; /* CLOCK_MONOTONIC at init */
-    char *info_body;         /* prebuilt /api/info; owned */
+    uint64_t started_ns; /* na_clock_ns() at init */
+    char *info_body;     /* prebuilt /api/info; owned */
     size_t info_len;
 
     atomic_bool draining;
@@ -41,8 +40,5 @@ void na_app_release(struct na_app *app);
 
 /* Seconds since na_app_init(), like Node's process.uptime(). */
 double na_app_uptime(const struct na_app *app);
-
-/* Milliseconds since the epoch, like Date.now(). */
-int64_t na_now_ms(void);
 
 #endif

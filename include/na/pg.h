@@ -34,12 +34,9 @@ struct na_pg_options {
  */
 PGconn *na_pg_connect(const struct na_pg_options *o, char *err, size_t errlen);
 
-/* Monotonic nanoseconds, the clock of every deadline here. */
-uint64_t na_pg_now_ns(void);
-
 /*
  * Runs a prepared statement (`stmt`) or, with stmt NULL, the SQL text in
- * `sql`, waiting for its result until `deadline_ns`. Returns the result
+ * `sql`, waiting for its result until `deadline_ns` (na_clock_ns() time). Returns the result
  * (caller frees with PQclear) or NULL when the connection failed or the
  * deadline passed: the connection is then unusable (PQstatus is bad, or
  * *timed_out is set) and must be closed.
