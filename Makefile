@@ -2,13 +2,17 @@
 #
 #   make            build build/node-api
 #   make run        build and run it on http://localhost:3000
-#   make test       format check, unit tests, integration tests
+#   make test       format check, unit tests, integration tests, deploy artifact
+#                   checks, the deploy script against moto, the container image
 #   make SANITIZE=address,undefined test
-#                   the same against an ASan+UBSan build (in build-san/)
+#                   unit and integration tests against an ASan+UBSan build (in build-san/)
+#   make image      build the container image (podman; bases made locally if missing)
 #   make deps       install missing Debian packages (run and test do it)
 #   make format     reformat the sources
 
 VERSION := 1.0.0
+# The revision goes into --version; the image build passes it in (no .git there).
+GIT_SHA ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 PKGS := libmicrohttpd libcjson libbson-1.0 libpq
 PYTHON ?= python3
 SANITIZE ?=
@@ -42,7 +46,8 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 FORMAT_FILES := $(wildcard src/*.c include/na/*.h tests/unit/*.c tests/unit/*.h)
 
-.PHONY: all deps deps-build run test unit integration format format-check clean
+.PHONY: all deps deps-build run test unit integration deploy-test container-test image format \
+        format-check clean print-version
 
 all: $(BUILD)/node-api
 
@@ -54,8 +59,7 @@ deps-build:
 
 # The git revision goes into a header that changes only when it does.
 $(BUILD)/na_git.h: FORCE | $(BUILD)/obj
-	@sha=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown); \
-	 line="#define NA_GIT_SHA \"$$sha\""; \
+	@line='#define NA_GIT_SHA "$(GIT_SHA)"'; \
 	 [ "$$(cat $@ 2>/dev/null)" = "$$line" ] || echo "$$line" > $@
 FORCE:
 
@@ -81,11 +85,17 @@ run: deps-build $(BUILD)/node-api
 export ASAN_OPTIONS ?= abort_on_error=0:detect_leaks=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
 
+# The deploy and container tests do not involve the local binary: the
+# sanitized run leaves them out.
 test: deps
 	@$(MAKE) --no-print-directory format-check
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
+ifeq ($(SANITIZE),)
+	@$(MAKE) --no-print-directory deploy-test
+	@$(MAKE) --no-print-directory container-test
+endif
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -93,6 +103,16 @@ unit: $(UNIT_BINS)
 integration: $(BUILD)/node-api
 	NODE_API_BIN=$(abspath $(BUILD)/node-api) $(PYTHON) -m unittest discover \
 	    -s tests/integration -p 'test_*.py' -v
+
+deploy-test:
+	$(PYTHON) scripts/check_deploy.py
+	$(PYTHON) -m unittest discover -s tests/deploy -p 'test_*.py' -v
+
+container-test:
+	$(PYTHON) -m unittest discover -s tests/container -p 'test_*.py' -v
+
+image:
+	scripts/image.sh
 
 format:
 	clang-format -i $(FORMAT_FILES)
@@ -102,5 +122,8 @@ format-check:
 
 clean:
 	rm -rf build build-san
+
+print-version:
+	@echo $(VERSION)
 
 -include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d)

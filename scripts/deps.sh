@@ -4,12 +4,15 @@
 #   scripts/deps.sh build   compiler and libraries (what `make run` needs)
 #   scripts/deps.sh test    build + what `make test` needs
 #
+# The deploy tests also need the AWS CLI, cfn-lint and moto (moto_server),
+# which come from PyPI, not Debian: they are looked for, not installed.
+#
 # Idempotent and quick when everything is present: one dpkg-query call.
 # Runs apt-get as root, through sudo otherwise.
 set -eu
 
 build="gcc make pkg-config libc6-dev libmicrohttpd-dev libcjson-dev libbson-dev libpq-dev"
-test="$build libcmocka-dev python3 clang-format curl postgresql"
+test="$build libcmocka-dev python3 clang-format curl postgresql jq podman runc debootstrap"
 
 case "${1:-test}" in
 build) want=$build ;;
@@ -28,6 +31,12 @@ for p in $want; do
         missing="$missing $p"
     fi
 done
+if [ "${1:-test}" = test ]; then
+    for tool in aws cfn-lint moto_server; do
+        command -v "$tool" >/dev/null 2>&1 ||
+            echo "deps: $tool not found: the deploy tests need it (pip install awscli cfn-lint 'moto[server]')" >&2
+    done
+fi
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" = 0 ]; then

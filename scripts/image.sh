@@ -1,0 +1,27 @@
+#!/bin/sh
+# Builds the node-api image: scripts/image.sh [TAG]
+#
+# The tag defaults to node-api:<version>-<git sha>, immutable by
+# construction. CONTAINER_ENGINE picks podman (the default) or docker; with
+# podman the base images are made locally first when missing (see
+# base-image.sh). PODMAN_RUNTIME (e.g. runc) is passed on to podman.
+set -eu
+cd "$(dirname "$0")/.."
+
+engine=${CONTAINER_ENGINE:-podman}
+sha=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+tag=${1:-node-api:$(make -s print-version)-$sha}
+
+if [ "$engine" = podman ]; then
+    scripts/base-image.sh
+    set -- --runtime "${PODMAN_RUNTIME:-runc}"
+    fmt="--format docker" # OCI images have no HEALTHCHECK
+else
+    set --
+    fmt=""
+fi
+# Host networking: the build stage's apt reaches the mirror the host reaches.
+# shellcheck disable=SC2086
+"$engine" "$@" build $fmt --network host --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 \
+    --build-arg GIT_SHA="$sha" -t "$tag" .
+echo "$tag"

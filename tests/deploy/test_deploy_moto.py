@@ -1,0 +1,249 @@
+"""scripts/deploy.sh end to end against moto_server on 127.0.0.1.
+
+The stack is stood up the tutorial's way, with the AWS CLI and the JSON inputs
+of deploy/cli (their placeholder ids replaced by moto's): cluster, ECR
+repository and lifecycle policy, log group, roles, load balancer, target
+group, task definition, service, scaling target and policies. Then the deploy
+script runs for real: it builds the image, stores its manifest with
+`ecr put-image` (the stand-in for a push: no registry is reachable here),
+registers a revision and updates the service, twice.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import unittest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+CLI = os.path.join(ROOT, "deploy", "cli")
+DEPLOY = os.path.join(ROOT, "scripts", "deploy.sh")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def load(name):
+    with open(os.path.join(CLI, name)) as f:
+        return json.load(f)
+
+
+class DeployTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="node-api-deploy-")
+        port = free_port()
+        cls.env = {**os.environ,
+                   "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                   "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+                   "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+                   "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+                   "CLUSTER": "production", "SERVICE": "node-api-service",
+                   "PUSH": "put-image", "POLL_S": "1", "DEPLOY_TIMEOUT_S": "60"}
+        # The service reports as many running tasks as it wants: deployments complete.
+        cls.moto = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)],
+                                    env={**cls.env, "MOTO_ECS_SERVICE_RUNNING": "2"},
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        cls.bootstrap()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.moto.terminate()
+        cls.moto.wait(10)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def aws(cls, *args):
+        p = subprocess.run(["aws", "--output", "json", *args], env=cls.env, capture_output=True,
+                           text=True)
+        if p.returncode:
+            raise AssertionError(f"aws {' '.join(args)}: {p.stderr}")
+        return json.loads(p.stdout) if p.stdout.strip() else {}
+
+    @classmethod
+    def input(cls, doc, name):
+        """Writes a (placeholder-replaced) input; returns its file:// URL."""
+        path = os.path.join(cls.tmp, name.replace("/", "_"))
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        return "file://" + path
+
+    @classmethod
+    def bootstrap(cls):
+        aws = cls.aws
+        vpc = aws("ec2", "create-vpc", "--cidr-block", "10.0.0.0/16")["Vpc"]["VpcId"]
+        subnets = [aws("ec2", "create-subnet", "--vpc-id", vpc, "--cidr-block", f"10.0.{i}.0/24",
+                       "--availability-zone", az)["Subnet"]["SubnetId"]
+                   for i, az in enumerate(["us-east-1a", "us-east-1b"] * 2)]
+        alb_sg = aws("ec2", "create-security-group", "--group-name", "alb", "--description", "alb",
+                     "--vpc-id", vpc)["GroupId"]
+        ecs_sg = aws("ec2", "create-security-group", "--group-name", "ecs-tasks",
+                     "--description", "tasks", "--vpc-id", vpc)["GroupId"]
+        aws("ec2", "authorize-security-group-ingress", "--group-id", ecs_sg, "--protocol", "tcp",
+            "--port", "3000", "--source-group", alb_sg)
+        aws("ecs", "create-cluster", "--cluster-name", "production")
+        aws("logs", "create-log-group", "--cli-input-json", "file://" + CLI + "/log-group.json")
+        aws("logs", "put-retention-policy", "--cli-input-json",
+            "file://" + CLI + "/log-retention.json")
+        aws("ecr", "create-repository", "--cli-input-json", "file://" + CLI + "/ecr-repository.json")
+        aws("ecr", "put-lifecycle-policy", "--repository-name", "node-api",
+            "--lifecycle-policy-text", "file://" + CLI + "/ecr-lifecycle-policy.json")
+        for role in ("node-api-execution", "node-api-task"):
+            aws("iam", "create-role", "--role-name", role, "--assume-role-policy-document",
+                "file://" + CLI + "/iam/ecs-tasks-trust-policy.json")
+        aws("iam", "put-role-policy", "--role-name", "node-api-execution", "--policy-name",
+            "node-api-execution", "--policy-document",
+            "file://" + CLI + "/iam/execution-role-policy.json")
+        lb = aws("elbv2", "create-load-balancer", "--name", "prod-alb", "--subnets", *subnets[:2],
+                 "--security-groups", alb_sg)["LoadBalancers"][0]["LoadBalancerArn"]
+        attrs = load("load-balancer-attributes.json")
+        attrs["LoadBalancerArn"] = lb
+        aws("elbv2", "modify-load-balancer-attributes", "--cli-input-json",
+            cls.input(attrs, "lb-attrs.json"))
+        tg_in = load("target-group.json")
+        tg_in["VpcId"] = vpc
+        tg = aws("elbv2", "create-target-group", "--cli-input-json",
+                 cls.input(tg_in, "tg.json"))["TargetGroups"][0]["TargetGroupArn"]
+        attrs = load("target-group-attributes.json")
+        attrs["TargetGroupArn"] = tg
+        aws("elbv2", "modify-target-group-attributes", "--cli-input-json",
+            cls.input(attrs, "tg-attrs.json"))
+        aws("elbv2", "create-listener", "--load-balancer-arn", lb, "--protocol", "HTTP",
+            "--port", "80", "--default-actions", f"Type=forward,TargetGroupArn={tg}")
+        aws("ecs", "register-task-definition", "--cli-input-json",
+            "file://" + CLI + "/task-definition.json")
+        svc = load("service.json")
+        svc["networkConfiguration"]["awsvpcConfiguration"].update(subnets=subnets[2:],
+                                                                  securityGroups=[ecs_sg])
+        svc["loadBalancers"][0]["targetGroupArn"] = tg
+        aws("ecs", "create-service", "--cli-input-json", cls.input(svc, "service.json"))
+        aws("application-autoscaling", "register-scalable-target", "--cli-input-json",
+            "file://" + CLI + "/scalable-target.json")
+        label = (lb.split(":loadbalancer/")[1] + "/" + tg.split(":")[-1])
+        for name in ("scaling-policy-requests.json", "scaling-policy-cpu.json"):
+            p = load(name)
+            spec = p["TargetTrackingScalingPolicyConfiguration"]["PredefinedMetricSpecification"]
+            if "ResourceLabel" in spec:
+                spec["ResourceLabel"] = label
+            aws("application-autoscaling", "put-scaling-policy", "--cli-input-json",
+                cls.input(p, name))
+        cls.label = label
+
+    def deploy(self, *args, **env):
+        p = subprocess.run([DEPLOY, *args], env={**self.env, **env}, capture_output=True,
+                           text=True, timeout=600)
+        return p.returncode, p.stdout + p.stderr
+
+    def service(self):
+        return self.aws("ecs", "describe-services", "--cluster", "production", "--services",
+                        "node-api-service")["services"][0]
+
+    def revisions(self):
+        return self.aws("ecs", "list-task-definitions", "--family-prefix",
+                        "node-api-task")["taskDefinitionArns"]
+
+    def test_1_stack_as_bootstrapped(self):
+        policies = self.aws("application-autoscaling", "describe-scaling-policies",
+                            "--service-namespace", "ecs")["ScalingPolicies"]
+        self.assertEqual(len(policies), 2)
+        self.assertRegex(self.label, r"^app/prod-alb/[0-9a-f]+/targetgroup/node-api-tg/[0-9a-f]+$")
+        self.assertEqual(self.service()["taskDefinition"].split("/")[-1], "node-api-task:1")
+
+    def test_2_missing_inputs_are_named(self):
+        env = {k: v for k, v in self.env.items() if k not in ("CLUSTER", "AWS_REGION",
+                                                               "AWS_DEFAULT_REGION")}
+        p = subprocess.run([DEPLOY], env=env, capture_output=True, text=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("missing inputs: AWS_REGION CLUSTER", p.stderr)
+
+    def test_3_dry_run_changes_nothing(self):
+        before = self.revisions()
+        rc, out = self.deploy("--dry-run", IMAGE_TAG="1.0.0-dryrun")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("would run:", out)
+        self.assertIn("register-task-definition", out)
+        self.assertEqual(self.revisions(), before)
+        images = self.aws("ecr", "list-images", "--repository-name", "node-api")["imageIds"]
+        self.assertNotIn("1.0.0-dryrun", [i.get("imageTag") for i in images])
+
+    def test_4_deploy_twice(self):
+        for n, tag in enumerate(["1.0.0-e2e1", "1.0.0-e2e2"], start=2):
+            rc, out = self.deploy(IMAGE_TAG=tag)
+            self.assertEqual(rc, 0, out)
+            self.assertIn("deployed", out)
+            svc = self.service()
+            self.assertTrue(svc["taskDefinition"].endswith(f"node-api-task:{n}"), svc)
+            td = self.aws("ecs", "describe-task-definition", "--task-definition",
+                          svc["taskDefinition"])["taskDefinition"]
+            c = td["containerDefinitions"][0]
+            self.assertEqual(c["image"],
+                             f"123456789012.dkr.ecr.us-east-1.amazonaws.com/node-api:{tag}")
+            self.assertIn({"name": "APP_VERSION", "value": tag}, c["environment"])
+            # Everything else carried over from the previous revision.
+            self.assertEqual(c["healthCheck"]["command"],
+                             ["CMD", "/usr/local/bin/node-api", "healthcheck"])
+            self.assertEqual(len(c["secrets"]), 2)
+            images = self.aws("ecr", "describe-images", "--repository-name", "node-api",
+                              "--image-ids", f"imageTag={tag}")["imageDetails"]
+            self.assertEqual(len(images), 1)
+        # The same tag again: no second push of an immutable tag.
+        rc, out = self.deploy(IMAGE_TAG="1.0.0-e2e2")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("already in node-api", out)
+
+    def shim(self, describe_services):
+        """An `aws` ahead on PATH that answers describe-services itself and passes all else on."""
+        d = tempfile.mkdtemp(dir=self.tmp)
+        real = shutil.which("aws")
+        with open(os.path.join(d, "aws"), "w") as f:
+            f.write("#!/bin/sh\n"
+                    'case " $* " in *" describe-services "*) cat "$(dirname "$0")/answer.json";'
+                    " exit 0;; esac\n"
+                    f'exec "{real}" "$@"\n')
+        os.chmod(os.path.join(d, "aws"), 0o755)
+        with open(os.path.join(d, "answer.json"), "w") as f:
+            json.dump({"services": [describe_services]}, f)
+        return {"PATH": d + ":" + self.env["PATH"]}
+
+    def test_5_rollback_is_a_failure(self):
+        answer = {"taskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/node-api-task:1",
+                  "desiredCount": 2, "runningCount": 2,
+                  "deployments": [{"status": "PRIMARY", "rolloutState": "FAILED",
+                                   "rolloutStateReason": "ECS deployment circuit breaker: tasks "
+                                                         "failed to start."}]}
+        rc, out = self.deploy(IMAGE_TAG="1.0.0-broken", **self.shim(answer))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("circuit breaker rolled back", out)
+        self.assertIn("tasks failed to start", out)
+
+    def test_6_wait_is_bounded(self):
+        answer = {"taskDefinition": "x", "desiredCount": 2, "runningCount": 1,
+                  "deployments": [{"status": "PRIMARY", "rolloutState": "IN_PROGRESS"}]}
+        shim = self.shim(answer)
+        # The shim's taskDefinition never matches: make it the one about to be registered.
+        n = len(self.revisions()) + 1
+        answer["taskDefinition"] = f"arn:aws:ecs:us-east-1:123456789012:task-definition/node-api-task:{n}"
+        with open(os.path.join(shim["PATH"].split(":")[0], "answer.json"), "w") as f:
+            json.dump({"services": [answer]}, f)
+        rc, out = self.deploy(IMAGE_TAG="1.0.0-slow", DEPLOY_TIMEOUT_S="2", **shim)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("not stable after 2 s", out)
+
+
+if __name__ == "__main__":
+    unittest.main()
