@@ -99,12 +99,19 @@ char *na_encode_info(const char *service, const char *version, const char *envir
 void na_encode_health(struct na_buf *b, const char *status, const char *hostname, double uptime_s,
                       int64_t now_ms)
 {
+    long long ms = (long long)(uptime_s * 1000.0);
+    /* Always with a fraction, as process.uptime() is never whole; integers, not printf. */
+    char frac[5] = {'.', (char)('0' + ms / 100 % 10), (char)('0' + ms / 10 % 10),
+                    (char)('0' + ms % 10), '\0'};
+
     na_buf_puts(b, "{\"status\":\"");
     na_buf_puts(b, status);
     na_buf_puts(b, "\",\"hostname\":");
     na_buf_json_str(b, hostname, strlen(hostname), 255);
-    /* Always with a fraction, as process.uptime() is never whole. */
-    na_buf_printf(b, ",\"uptime\":%.3f,\"timestamp\":", uptime_s);
+    na_buf_puts(b, ",\"uptime\":");
+    na_buf_int(b, ms / 1000);
+    na_buf_puts(b, frac);
+    na_buf_puts(b, ",\"timestamp\":");
     na_buf_int(b, now_ms);
     na_buf_putc(b, '}');
 }

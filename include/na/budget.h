@@ -23,8 +23,12 @@
 
 #define NA_MIB (UINT64_C(1) << 20)
 
-/* libmicrohttpd's per-connection pool: request line and headers must fit. */
-#define NA_CONN_POOL_BYTES (32u * 1024u)
+/*
+ * libmicrohttpd's per-connection pool: the request line and headers must fit
+ * in it, so it is also the header size limit (431 above), the same 16 KiB as
+ * Node's default. It is cleared for every request: smaller is faster.
+ */
+#define NA_CONN_POOL_BYTES (16u * 1024u)
 /* Connection bookkeeping in libmicrohttpd and here, plus kernel socket state. */
 #define NA_CONN_OVERHEAD_BYTES (16u * 1024u)
 /* Code, libraries, thread stacks in use, log ring, allocator slack. */
