@@ -12,6 +12,7 @@
 
 #include "na/app.h"
 #include "na/clock.h"
+#include "na/coalesce.h"
 #include "na/log.h"
 #include "na/server.h"
 #include "na/store.h"
@@ -164,6 +165,19 @@ static int drain(struct na_server *srv, struct na_app *app, const sigset_t *set,
     return 1;
 }
 
+/* The PostgreSQL store, its identical concurrent reads sharing one query. */
+static struct na_store *open_database(const struct na_config *cfg)
+{
+    struct na_store *pg = na_store_pg_new(cfg), *store;
+
+    if (!pg)
+        return NULL;
+    store = na_coalesce_new(pg);
+    if (!store)
+        na_store_free(pg);
+    return store;
+}
+
 int na_service_run(const struct na_config *cfg)
 {
     struct na_store *store = NULL;
@@ -178,7 +192,7 @@ int na_service_run(const struct na_config *cfg)
     if (na_log_start())
         na_log(NA_LOG_WARN, "cannot start the log writer thread: logging synchronously");
 
-    store = cfg->database_url[0] ? na_store_pg_new(cfg) : na_store_memory_new();
+    store = cfg->database_url[0] ? open_database(cfg) : na_store_memory_new();
     if (!store || na_app_init(&app, cfg, store)) {
         na_log(NA_LOG_ERROR, "out of memory at start");
         goto out;

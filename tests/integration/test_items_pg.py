@@ -28,6 +28,30 @@ class PostgresItemsTest(ItemsContract, unittest.TestCase):
                            db="items_contract")
         self.assertEqual(row, [["exact", "0.30"]])
 
+    def test_reads_see_earlier_writes_while_coalesced(self):
+        """Readers keep list batches forming; a writer always reads its own write back."""
+        import threading
+        stop = threading.Event()
+
+        def reader():
+            while not stop.is_set():
+                self.srv.get("/api/items?limit=1000")
+                self.srv.get("/api/items/1")
+
+        readers = [threading.Thread(target=reader) for _ in range(12)]
+        for t in readers:
+            t.start()
+        try:
+            for i in range(100):
+                created = self.post({"name": f"fresh {i}", "price": 1}).json()
+                listed = self.srv.get("/api/items?limit=1000").json()["items"]
+                self.assertIn(created, listed)
+                self.assertEqual(self.srv.get(f"/api/items/{created['id']}").json(), created)
+        finally:
+            stop.set()
+            for t in readers:
+                t.join()
+
     def test_deep_health(self):
         d = self.srv.get("/health/detailed")
         self.assertEqual(d.status, 200)

@@ -123,8 +123,9 @@ class FaultsTest(unittest.TestCase):
                 "SELECT count(*) FROM pg_locks WHERE relation = 'items'::regclass"
                 " AND mode = 'AccessExclusiveLock' AND granted") == [["1"]]))
             statuses = []
-            threads = [threading.Thread(target=lambda: statuses.append(srv.get("/api/items")))
-                       for _ in range(6)]
+            # Distinct reads (identical ones would share one query): every connection gets stuck.
+            threads = [threading.Thread(target=lambda n=n: statuses.append(
+                srv.get(f"/api/items?limit={n}"))) for n in range(1, 7)]
             for t in threads:
                 t.start()
             time.sleep(0.2)
