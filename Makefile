@@ -7,6 +7,7 @@
 #   make SANITIZE=address,undefined test
 #                   unit and integration tests against an ASan+UBSan build (in build-san/)
 #   make image      build the container image (podman; bases made locally if missing)
+#   make bench      node-api beside Express, Fastify and nginx (QUICK=1: under 2 minutes)
 #   make deps       install missing Debian packages (run and test do it)
 #   make format     reformat the sources
 
@@ -46,8 +47,8 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 FORMAT_FILES := $(wildcard src/*.c include/na/*.h tests/unit/*.c tests/unit/*.h)
 
-.PHONY: all deps deps-build run test unit integration deploy-test container-test image format \
-        format-check clean print-version
+.PHONY: all deps deps-build run test unit integration deploy-test container-test image bench \
+        format format-check clean print-version
 
 all: $(BUILD)/node-api
 
@@ -113,6 +114,11 @@ container-test:
 
 image:
 	scripts/image.sh
+
+# Not part of `make test`: timings do not belong in tests. BENCH_ARGS adds options.
+bench: all
+	@scripts/deps.sh bench
+	$(PYTHON) scripts/bench.py $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 format:
 	clang-format -i $(FORMAT_FILES)

@@ -3,6 +3,9 @@
 #
 #   scripts/deps.sh build   compiler and libraries (what `make run` needs)
 #   scripts/deps.sh test    build + what `make test` needs
+#   scripts/deps.sh bench   test + nginx and wrk for `make bench` (which also needs Node.js
+#                           and npm: looked for, not installed, as they often come from
+#                           elsewhere than Debian)
 #
 # The deploy tests also need the AWS CLI, cfn-lint and moto (moto_server),
 # which come from PyPI, not Debian: they are looked for, not installed.
@@ -17,7 +20,8 @@ test="$build libcmocka-dev python3 clang-format curl postgresql jq podman runc d
 case "${1:-test}" in
 build) want=$build ;;
 test) want=$test ;;
-*) echo "usage: $0 build|test" >&2; exit 2 ;;
+bench) want="$test nginx-light wrk" ;;
+*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
@@ -31,7 +35,13 @@ for p in $want; do
         missing="$missing $p"
     fi
 done
-if [ "${1:-test}" = test ]; then
+if [ "${1:-test}" = bench ]; then
+    for tool in node npm; do
+        command -v "$tool" >/dev/null 2>&1 ||
+            echo "deps: $tool not found: the benchmark's reference apps need Node.js 20 and npm" >&2
+    done
+fi
+if [ "${1:-test}" = test ] || [ "${1:-test}" = bench ]; then
     for tool in aws cfn-lint moto_server; do
         command -v "$tool" >/dev/null 2>&1 ||
             echo "deps: $tool not found: the deploy tests need it (pip install awscli cfn-lint 'moto[server]')" >&2

@@ -1,0 +1,435 @@
+#!/usr/bin/env python3
+"""node-api side by side with the tutorial's Express app, Fastify and nginx.
+
+    scripts/bench.py [--quick] [--rounds N] [--duration S] [--server-cpus N] [--no-db]
+                     [--out DIR] [--bin PATH]
+
+In one run on one machine: every server gets the same CPU set (the first
+--server-cpus CPUs, 1 by default: per-vCPU figures) and wrk runs on a CPU of
+its own where there is one. For /health, /api/info and /api/items at 50 and
+256 keep-alive connections, several short rounds with the servers
+interleaved (their order rotates each round), so drift hits all alike; the
+report gives medians, and ratios as medians of per-round paired ratios.
+
+Also: idle RSS, RSS with 1,000 open keep-alive connections, time from exec
+to the first 200, the cost of the access log (to a file), and /api/items on
+PostgreSQL for node-api and for Express + pg. The reference apps are
+installed with `npm ci` from their lock files in scripts/bench/.
+
+Writes results.md and results.json into --out (default build/bench) and
+prints the Markdown.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+BENCH = os.path.join(ROOT, "scripts", "bench")
+LUA = os.path.join(BENCH, "report.lua")
+ROUTES = ["/health", "/api/info", "/api/items"]
+CONNS = [50, 256]
+
+
+def log(*a):
+    print(*a, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(port, path, timeout=2.0):
+    """One GET on a fresh connection: (status, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def rss_kb(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                total += int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+        except (OSError, AttributeError):
+            pass
+    return total
+
+
+def process_tree(pid):
+    """pid and its descendants (nginx's workers)."""
+    out = [pid]
+    try:
+        kids = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+        for k in kids.split():
+            out += process_tree(int(k))
+    except OSError:
+        pass
+    return out
+
+
+class Server:
+    def __init__(self, name, argv, env=None, cwd=None, cpus="0", ready_path="/health",
+                 prepare=None):
+        self.name, self.argv, self.env, self.cwd = name, argv, env or {}, cwd
+        self.cpus, self.ready_path, self.prepare = cpus, ready_path, prepare
+        self.port = None
+        self.proc = None
+
+    def start(self, port=None, timeout=30.0):
+        self.port = port or free_port()
+        if self.prepare:
+            self.prepare(self.port)
+        env = {**os.environ, **self.env, "PORT": str(self.port)}
+        t0 = time.monotonic()
+        self.proc = subprocess.Popen(["taskset", "-c", self.cpus, *self.argv], env=env, cwd=self.cwd,
+                                     stdout=self.stdout(), stderr=subprocess.DEVNULL)
+        while True:
+            try:
+                if get(self.port, self.ready_path, timeout=1)[0] == 200:
+                    return time.monotonic() - t0
+            except OSError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() - t0 > timeout:
+                raise RuntimeError(f"{self.name} did not start")
+            time.sleep(0.0005)
+
+    def stdout(self):
+        return subprocess.DEVNULL
+
+    def pids(self):
+        return process_tree(self.proc.pid)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class LoggingServer(Server):
+    """node-api with its access log on, written to a file as a log driver would."""
+
+    def __init__(self, *a, logfile, **kw):
+        super().__init__(*a, **kw)
+        self.logfile = logfile
+
+    def stdout(self):
+        return open(self.logfile, "w")
+
+
+def wrk(port, path, conns, duration, cpus):
+    argv = ["taskset", "-c", cpus, "wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--timeout", "5s",
+            "-s", LUA, f"http://127.0.0.1:{port}{path}"]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60).stdout
+    line = [l for l in out.splitlines() if l.startswith("{")][-1]
+    r = json.loads(line)
+    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
+    r["errors"] = r["connect_errors"] + r["read_errors"] + r["write_errors"] + r["timeouts"] + r["non2xx"]
+    return r
+
+
+def npm_ci(app):
+    d = os.path.join(BENCH, app)
+    stamp = os.path.join(d, "node_modules", ".package-lock.json")
+    if os.path.exists(stamp) and os.path.getmtime(stamp) >= os.path.getmtime(os.path.join(d, "package-lock.json")):
+        return
+    log(f"bench: npm ci in scripts/bench/{app}")
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=d, check=True)
+
+
+def nginx_server(tmp, workers, cpus):
+    prefix = os.path.join(tmp, "nginx")
+    os.makedirs(prefix, exist_ok=True)
+    with open(os.path.join(BENCH, "nginx.conf")) as f:
+        template = f.read().replace("@WORKERS@", str(workers)).replace("@PREFIX@", prefix)
+    conf = os.path.join(prefix, "nginx.conf")
+
+    def prepare(port):
+        with open(conf, "w") as f:
+            f.write(template.replace("@PORT@", str(port)))
+
+    return Server("nginx", ["nginx", "-p", prefix, "-c", conf], cpus=cpus, prepare=prepare)
+
+
+def versions(bin_path):
+    def run(argv):
+        try:
+            p = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+            return (p.stdout + p.stderr).strip().splitlines()[0]
+        except (OSError, IndexError):
+            return "?"
+
+    def locked(app, pkg):
+        with open(os.path.join(BENCH, app, "package-lock.json")) as f:
+            return json.load(f)["packages"][f"node_modules/{pkg}"]["version"]
+
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = re.search(r"model name\s*:\s*(.*)", f.read()).group(1)
+    except (OSError, AttributeError):
+        pass
+    return {
+        "machine": f"{cpu}, {os.cpu_count()} CPUs, Linux {platform.release()}",
+        "node-api": run([bin_path, "--version"]),
+        "node": run(["node", "--version"]),
+        "express": locked("express", "express"),
+        "fastify": locked("fastify", "fastify"),
+        "pg": locked("express-pg", "pg"),
+        "nginx": run(["nginx", "-v"]),
+        "wrk": run(["wrk", "-v"]),
+    }
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def measure_table(servers, args, wrk_cpus, results):
+    """Rounds of every route x connections x server, the server order rotating."""
+    names = [s.name for s in servers]
+    for s in servers:
+        for path in ROUTES:
+            wrk(s.port, path, 50, 1, wrk_cpus)  # warm-up: JIT, caches, pools
+    for rnd in range(args.rounds):
+        order = servers[rnd % len(servers):] + servers[:rnd % len(servers)]
+        for path in ROUTES:
+            for conns in CONNS:
+                for s in order:
+                    r = wrk(s.port, path, conns, args.duration, wrk_cpus)
+                    results.setdefault(f"{s.name} {path} {conns}", []).append(r)
+        log(f"bench: round {rnd + 1}/{args.rounds} done")
+    return names
+
+
+def rss_with_connections(server, n=1000):
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            socks.append(s)
+        for s in socks:
+            s.recv(4096)
+        time.sleep(0.5)
+        return rss_kb(server.pids())
+    finally:
+        for s in socks:
+            s.close()
+
+
+def startup_ms(make, trials):
+    times = []
+    for _ in range(trials):
+        s = make()
+        try:
+            times.append(s.start() * 1000)
+        finally:
+            s.stop()
+    return median(times)
+
+
+def fmt_ms(us):
+    return f"{us / 1000:.2f}"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="one short round: under two minutes")
+    ap.add_argument("--rounds", type=int)
+    ap.add_argument("--duration", type=int, help="seconds per wrk run")
+    ap.add_argument("--server-cpus", type=int, default=1)
+    ap.add_argument("--no-db", action="store_true")
+    ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench"))
+    ap.add_argument("--bin", default=os.path.join(ROOT, "build", "node-api"))
+    args = ap.parse_args()
+    args.rounds = args.rounds or (1 if args.quick else 5)
+    args.duration = args.duration or (2 if args.quick else 5)
+    os.makedirs(args.out, exist_ok=True)
+
+    cpus = sorted(os.sched_getaffinity(0))
+    n = min(args.server_cpus, len(cpus))
+    server_cpus = ",".join(str(c) for c in cpus[:n])
+    wrk_cpus = ",".join(str(c) for c in (cpus[n:] or cpus))
+    log(f"bench: servers on CPU {server_cpus}, wrk on CPU {wrk_cpus}")
+    for app in ("express", "fastify", "express-pg"):
+        npm_ci(app)
+    tmp = tempfile.mkdtemp(prefix="node-api-bench-")
+    node_env = {"NODE_ENV": "production"}
+    base = {"THREADS": str(n), "HOST": "127.0.0.1", "LOG_LEVEL": "warn"}
+
+    def node_api(access_log="off", name="node-api"):
+        env = {**base, "ACCESS_LOG": access_log}
+        if access_log == "off":
+            return Server(name, [args.bin], env=env, cpus=server_cpus)
+        return LoggingServer(name, [args.bin], env=env, cpus=server_cpus,
+                             logfile=os.path.join(tmp, "access.log"))
+
+    def express():
+        return Server("express", ["node", "app.js"], env=node_env, cwd=os.path.join(BENCH, "express"),
+                      cpus=server_cpus)
+
+    def fastify():
+        return Server("fastify", ["node", "app.js"], env=node_env, cwd=os.path.join(BENCH, "fastify"),
+                      cpus=server_cpus)
+
+    report = {"versions": versions(args.bin), "server_cpus": n, "rounds": args.rounds,
+              "duration_s": args.duration, "routes": {}, "memory": {}, "startup_ms": {}}
+    servers = [node_api(), express(), fastify(), nginx_server(tmp, n, server_cpus),
+               node_api("on", "node-api (access log on)")]
+    try:
+        for s in servers:
+            s.start()
+            for path in ROUTES:
+                status, body = get(s.port, path)
+                if status != 200 or not body.startswith(b"{"):
+                    raise RuntimeError(f"{s.name} {path} answered {status}")
+        time.sleep(1)
+        for s in servers[:4]:
+            report["memory"][s.name] = {"idle_rss_kb": rss_kb(s.pids())}
+
+        results = {}
+        measure_table(servers, args, wrk_cpus, results)
+        for s in servers[:4]:
+            report["memory"][s.name]["rss_1000_conns_kb"] = rss_with_connections(s)
+    finally:
+        for s in servers:
+            s.stop()
+
+    # Medians, and paired ratios: per round, node-api over each peer.
+    for path in ROUTES:
+        for conns in CONNS:
+            row = {}
+            for s in servers:
+                runs = results[f"{s.name} {path} {conns}"]
+                row[s.name] = {k: median([r[k] for r in runs]) for k in
+                               ("rps", "p50_us", "p99_us", "p999_us")}
+                row[s.name]["errors"] = sum(r["errors"] for r in runs)
+            mine = results[f"node-api {path} {conns}"]
+            for peer in ("express", "fastify", "nginx", "node-api (access log on)"):
+                theirs = results[f"{peer} {path} {conns}"]
+                row["node-api"][f"vs_{peer}"] = median([a["rps"] / b["rps"] for a, b in zip(mine, theirs)])
+            report["routes"][f"{path} {conns}"] = row
+
+    trials = 3 if args.quick else 7
+    report["startup_ms"]["node-api"] = startup_ms(node_api, trials)
+    report["startup_ms"]["express"] = startup_ms(express, trials)
+    report["startup_ms"]["fastify"] = startup_ms(fastify, trials)
+
+    if not args.no_db:
+        report["database"] = bench_db(args, base, server_cpus, wrk_cpus, node_env)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+    md = markdown(report)
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    with open(os.path.join(args.out, "results.md"), "w") as f:
+        f.write(md)
+    print(md)
+
+
+def bench_db(args, base, server_cpus, wrk_cpus, node_env):
+    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+    import pg  # the test harness's throwaway PostgreSQL
+
+    db = pg.Postgres()
+    try:
+        url = db.fresh_database("bench")
+        subprocess.run([args.bin, "migrate"], env={**os.environ, "DATABASE_URL": url},
+                       check=True, capture_output=True)
+        mine = Server("node-api", [args.bin], cpus=server_cpus, ready_path="/api/items",
+                      env={**base, "ACCESS_LOG": "off", "DATABASE_URL": url, "DB_POOL_SIZE": "10"})
+        theirs = Server("express-pg", ["node", "app.js"], cwd=os.path.join(BENCH, "express-pg"),
+                        cpus=server_cpus, ready_path="/api/items",
+                        env={**node_env, "DATABASE_URL": url, "DB_POOL_SIZE": "10"})
+        runs = {"node-api": [], "express-pg": []}
+        try:
+            for s in (mine, theirs):
+                s.start()
+                wrk(s.port, "/api/items", 50, 1, wrk_cpus)
+            for rnd in range(args.rounds):
+                for s in ((mine, theirs) if rnd % 2 == 0 else (theirs, mine)):
+                    runs[s.name].append(wrk(s.port, "/api/items", 50, args.duration, wrk_cpus))
+        finally:
+            mine.stop()
+            theirs.stop()
+        out = {name: {k: median([r[k] for r in rs]) for k in ("rps", "p50_us", "p99_us", "p999_us")}
+               for name, rs in runs.items()}
+        for name, rs in runs.items():
+            out[name]["errors"] = sum(r["errors"] for r in rs)
+        out["ratio"] = median([a["rps"] / b["rps"] for a, b in zip(runs["node-api"], runs["express-pg"])])
+        out["postgres"] = db.psql("SHOW server_version", db="postgres")[0][0]
+        return out
+    finally:
+        db.destroy()
+
+
+def markdown(r):
+    v = r["versions"]
+    lines = [f"Machine: {v['machine']}. Each server on {r['server_cpus']} CPU (wrk on another); "
+             f"{r['rounds']} round(s) of {r['duration_s']} s per cell, medians; ratios are medians "
+             "of per-round paired ratios.",
+             "",
+             f"Versions: {v['node-api']}; node {v['node']}, express {v['express']}, fastify "
+             f"{v['fastify']}, pg {v['pg']}; {v['nginx']}; {v['wrk']}.",
+             "",
+             "| route | conns | server | req/s | p50 ms | p99 ms | p99.9 ms | node-api is |",
+             "|---|---|---|---:|---:|---:|---:|---|"]
+    for key, row in r["routes"].items():
+        path, conns = key.split()
+        for name, m in row.items():
+            ratio = ""
+            if name == "node-api":
+                ratio = (f"{m['vs_express']:.1f}x Express, {m['vs_fastify']:.1f}x Fastify, "
+                         f"{m['vs_nginx']:.2f}x nginx")
+            elif name == "node-api (access log on)":
+                cost = 1 - 1 / row["node-api"]["vs_node-api (access log on)"]
+                ratio = f"access log costs {cost * 100:.0f}%"
+            err = f" ({m['errors']} errors)" if m["errors"] else ""
+            lines.append(f"| {path} | {conns} | {name} | {m['rps']:,.0f}{err} | {fmt_ms(m['p50_us'])} | "
+                         f"{fmt_ms(m['p99_us'])} | {fmt_ms(m['p999_us'])} | {ratio} |")
+    lines += ["", "| server | idle RSS | RSS, 1,000 open connections | exec to first 200 |",
+              "|---|---:|---:|---:|"]
+    for name, m in r["memory"].items():
+        start = r["startup_ms"].get(name)
+        lines.append(f"| {name} | {m['idle_rss_kb'] / 1024:.1f} MB | "
+                     f"{m['rss_1000_conns_kb'] / 1024:.1f} MB | "
+                     f"{'' if start is None else f'{start:.1f} ms'} |")
+    if "database" in r:
+        d = r["database"]
+        lines += ["", f"PostgreSQL {d['postgres']}, GET /api/items at 50 connections, pools of 10:", "",
+                  "| server | req/s | p50 ms | p99 ms | p99.9 ms |", "|---|---:|---:|---:|---:|"]
+        for name in ("node-api", "express-pg"):
+            m = d[name]
+            err = f" ({m['errors']} errors)" if m["errors"] else ""
+            lines.append(f"| {name} | {m['rps']:,.0f}{err} | {fmt_ms(m['p50_us'])} | "
+                         f"{fmt_ms(m['p99_us'])} | {fmt_ms(m['p999_us'])} |")
+        lines += ["", f"node-api is {d['ratio']:.1f}x Express + pg on the database route."]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

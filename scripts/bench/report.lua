@@ -1,0 +1,10 @@
+-- wrk script: prints one JSON line with what the text summary leaves out
+-- (p99.9, error counts), for scripts/bench.py to read.
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests":%d,"duration_us":%d,"connect_errors":%d,"read_errors":%d,"write_errors":%d,' ..
+    '"timeouts":%d,"non2xx":%d,"p50_us":%d,"p99_us":%d,"p999_us":%d,"max_us":%d}\n',
+    summary.requests, summary.duration, e.connect, e.read, e.write, e.timeout, e.status,
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.max))
+end
