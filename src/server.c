@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -221,6 +222,46 @@ static void on_timer(void *cls, bool cancelled)
     resume(&c->req);
 }
 
+struct length_headers {
+    unsigned count;
+    const char *first;
+    bool conflict;
+};
+
+static enum MHD_Result count_lengths(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct length_headers *l = cls;
+
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+        return MHD_YES;
+    if (l->count++ && strcmp(l->first, value))
+        l->conflict = true;
+    else
+        l->first = value;
+    return MHD_YES;
+}
+
+/*
+ * Refuses what makes a body's end ambiguous, the stuff of request
+ * smuggling: Transfer-Encoding together with Content-Length (RFC 9112 6.1:
+ * "ought to be handled as an error"), and Content-Length headers that
+ * disagree. libmicrohttpd would otherwise go by one of them and read the
+ * bytes after it as another request.
+ */
+static const char *framing_error(struct MHD_Connection *mc)
+{
+    struct length_headers l = {0};
+
+    if (!MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH))
+        return NULL;
+    if (MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+        return "Transfer-Encoding together with Content-Length";
+    MHD_get_connection_values(mc, MHD_HEADER_KIND, count_lengths, &l);
+    return l.conflict ? "Content-Length headers that disagree" : NULL;
+}
+
 static uint64_t header_u64(struct MHD_Connection *mc, const char *name, bool *present)
 {
     const char *v = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, name);
@@ -245,6 +286,7 @@ static enum MHD_Result request_begin(struct conn *c, const char *url, const char
     struct na_server *s = c->srv;
     const struct na_config *cfg = s->cfg;
     struct na_request *req = &c->req;
+    const char *framing;
     bool has_length;
     uint64_t length;
 
@@ -270,6 +312,13 @@ static enum MHD_Result request_begin(struct conn *c, const char *url, const char
     na_reqid_assign(MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, "X-Request-Id"),
                     c->request_id);
 
+    framing = framing_error(c->mhd);
+    if (framing) {
+        char msg[96];
+
+        snprintf(msg, sizeof(msg), "ambiguous request: %s", framing);
+        return respond_error(c, 400, msg, 0); /* unread body: the connection closes */
+    }
     length = header_u64(c->mhd, MHD_HTTP_HEADER_CONTENT_LENGTH, &has_length);
     if (has_length && length > cfg->max_body_bytes)
         return respond_too_big(c);
@@ -467,6 +516,13 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
     *socket_context = c;
 }
 
+static size_t on_unescape(void *cls, struct MHD_Connection *mc, char *s)
+{
+    (void)cls;
+    (void)mc;
+    return na_router_unescape(s);
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
@@ -552,6 +608,7 @@ static struct MHD_OptionItem *daemon_options(struct na_server *s, struct MHD_Opt
     OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, NA_CONN_POOL_BYTES, NULL);
     OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s);
     OPT(MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s);
+    OPT(MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)on_unescape, NULL);
     OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
     return ops;

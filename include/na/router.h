@@ -52,6 +52,13 @@ enum na_method na_method_parse(const char *method);
  */
 void na_router_match(const char *path, bool loadtest, struct na_match *out);
 
+/*
+ * Percent-decodes a path or query argument in place ("%2F" -> "/") and
+ * returns its new length. "%00" stays as it is: a decoded NUL would cut the
+ * string short, and "/health%00.json" would be served as "/health".
+ */
+size_t na_router_unescape(char *s);
+
 /* Writes the Allow header value for `methods` ("GET, HEAD, OPTIONS"). */
 void na_router_allow(unsigned methods, char *out, size_t cap);
 

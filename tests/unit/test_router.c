@@ -85,6 +85,21 @@ static void test_methods(void **state)
     assert_string_equal(allow, "GET, POST");
 }
 
+static void test_unescape(void **state)
+{
+    char a[] = "/api/items%2F7", b[] = "/health%00.json", c[] = "%zz%4%41%61", d[] = "%";
+
+    (void)state;
+    assert_int_equal(na_router_unescape(a), 12);
+    assert_string_equal(a, "/api/items/7");
+    /* %00 is never decoded: it would cut the path. */
+    assert_int_equal(na_router_unescape(b), 15);
+    assert_string_equal(b, "/health%00.json");
+    assert_int_equal(na_router_unescape(c), 7);
+    assert_string_equal(c, "%zz%4Aa");
+    assert_int_equal(na_router_unescape(d), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -92,6 +107,7 @@ int main(void)
         cmocka_unit_test(test_express_leniency),
         cmocka_unit_test(test_params_and_loadtest_gate),
         cmocka_unit_test(test_methods),
+        cmocka_unit_test(test_unescape),
     };
 
     return RUN(tests);

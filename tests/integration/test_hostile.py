@@ -1,0 +1,221 @@
+"""Hostile input over raw sockets: each gets the right status or a clean close,
+never a crash, a hang, or memory that keeps growing."""
+
+import re
+import socket
+import time
+import unittest
+
+from harness import Server
+
+KEY = "hostile-key"
+
+
+def exchange(port, data, timeout=5.0, shut=False, answers=1):
+    """Sends raw bytes; returns every status code answered before the server closed (or went
+    quiet, or `answers` complete answers came), and whether it closed."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    got = b""
+    closed = False
+    try:
+        s.sendall(data)
+        if shut:
+            s.shutdown(socket.SHUT_WR)
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                closed = True
+                break
+            if not chunk:
+                closed = True
+                break
+            got += chunk
+            if not shut and _complete(got) and got.count(b"HTTP/1.") >= answers:
+                break
+    finally:
+        s.close()
+    return [int(m) for m in re.findall(rb"HTTP/1\.[01] (\d{3})", got)], closed, got
+
+
+def _complete(data):
+    """True once every response in `data` is complete (by Content-Length)."""
+    pos = 0
+    while True:
+        end = data.find(b"\r\n\r\n", pos)
+        if end < 0:
+            return pos == len(data) and pos > 0
+        m = re.search(rb"(?i)content-length:\s*(\d+)", data[pos:end])
+        length = int(m.group(1)) if m else 0
+        if end + 4 + length > len(data):
+            return False
+        pos = end + 4 + length
+        if pos == len(data):
+            return True
+
+
+class HostileTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server({"API_KEY": KEY, "KEEPALIVE_TIMEOUT_S": "2", "MAX_CONNECTIONS": "300",
+                          "ACCESS_LOG": "off"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def tearDown(self):
+        # Whatever the test sent, the server still answers.
+        self.assertEqual(self.srv.get("/health").status, 200)
+
+    def assertRefused(self, data, allowed=(400,)):
+        statuses, closed, raw = exchange(self.srv.port, data)
+        if statuses:
+            self.assertIn(statuses[0], allowed, raw[:200])
+        else:
+            self.assertTrue(closed, f"no answer and no close for {data[:60]!r}")
+        return statuses
+
+    def test_malformed_request_lines(self):
+        for line in (b"GARBAGE\r\n\r\n", b"GET\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n",
+                     b"GET /health HTTP/1.1 extra\r\n\r\n", b"\x00\x01\x02\xff\xfe\r\n\r\n",
+                     b" \r\n\r\n", b"GET /health HTTP/1.1\r\nNo-Colon-Here\r\n\r\n"):
+            with self.subTest(line=line):
+                self.assertRefused(line, allowed=(400, 505, 404))
+        # Tolerated, as RFC 9112 allows: extra spaces between the parts of the request line
+        # (3.), and obsolete header folding, replaced by a space (5.2).
+        for line in (b"GET  /health HTTP/1.1\r\nHost: x\r\n\r\n",
+                     b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\tfolded\r\n\r\n"):
+            with self.subTest(line=line):
+                self.assertRefused(line, allowed=(200, 400))
+
+    def test_bad_content_length(self):
+        for cl in (b"abc", b"-1", b"1.5", b"99999999999999999999999", b"5, 6"):
+            with self.subTest(cl=cl):
+                self.assertRefused(b"POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Length: " + cl +
+                                   b"\r\n\r\nhello", allowed=(400, 413))
+        statuses = self.assertRefused(b"POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                                      b"Content-Length: 6\r\n\r\nhello!", allowed=(400,))
+        self.assertEqual(statuses, [400])
+
+    def test_smuggling_te_and_cl(self):
+        # A body that, read by Content-Length, would leave a second request behind.
+        smuggled = b"GET /api/info HTTP/1.1\r\nHost: x\r\n\r\n"
+        body = b"0\r\n\r\n" + smuggled
+        req = (b"POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"X-API-Key: " + KEY.encode() + b"\r\nContent-Length: " + str(len(body)).encode() +
+               b"\r\nTransfer-Encoding: chunked\r\n\r\n" + body)
+        statuses, closed, raw = exchange(self.srv.port, req, shut=True)
+        # Refused outright, and the hidden request never answered.
+        self.assertEqual(statuses[:1], [400], raw[:300])
+        self.assertEqual(len(statuses), 1, raw[:600])
+        self.assertNotIn(b'"service"', raw)
+
+    def test_oversized_header_and_url(self):
+        statuses, _, _ = exchange(self.srv.port, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " +
+                                  b"a" * 40000 + b"\r\n\r\n")
+        self.assertIn(statuses[:1], ([431], [400], []))
+        statuses, _, _ = exchange(self.srv.port, b"GET /" + b"a" * 40000 + b" HTTP/1.1\r\n\r\n")
+        self.assertIn(statuses[:1], ([414], [400], []))
+
+    def test_oversized_body_refused_unread(self):
+        s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=5)
+        s.sendall(b"POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"X-API-Key: " + KEY.encode() + b"\r\nContent-Length: 1073741824\r\n\r\n")
+        data = s.recv(4096)
+        self.assertTrue(data.startswith(b"HTTP/1.1 413"), data)
+        s.close()
+
+    def test_slow_headers_time_out(self):
+        # A client that starts a request and goes quiet loses its slot after the timeout.
+        s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=10)
+        s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        t0 = time.monotonic()
+        self.assertEqual(s.recv(100), b"")  # closed by the server
+        self.assertLess(time.monotonic() - t0, 8)
+        s.close()
+
+    def test_idle_connections_limit_holds(self):
+        socks = []
+        try:
+            for _ in range(2000):
+                try:
+                    socks.append(socket.create_connection(("127.0.0.1", self.srv.port), timeout=2))
+                except OSError:
+                    break
+            # 2000 connects against a limit of 300: the extra ones wait unserved.
+            last = socks[-1]
+            last.settimeout(0.5)
+            last.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                self.assertEqual(last.recv(100), b"")
+            except socket.timeout:
+                pass
+            d = None
+            # Once they go, a new connection is served.
+        finally:
+            for s in socks:
+                s.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                d = self.srv.get("/health/detailed")
+                break
+            except OSError:
+                time.sleep(0.1)
+        self.assertEqual(d.status, 200)
+        self.assertLessEqual(d.json()["connections"]["max"], 300)
+
+    def test_pipelined_requests(self):
+        req = b"".join(f"GET {p} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+                       for p in ("/health", "/api/info", "/api/items", "/nope"))
+        statuses, _, raw = exchange(self.srv.port, req, answers=4)
+        self.assertEqual(statuses, [200, 200, 200, 404])
+        self.assertLess(raw.index(b'"service"'), raw.index(b'"items"'))
+
+    def test_nul_and_dot_dot_in_paths(self):
+        for path in (b"/he%00alth", b"/api/%2e%2e/health", b"/../../etc/passwd", b"/api/items/..",
+                     b"/health%00.json", b"/api/items/1%00"):
+            with self.subTest(path=path):
+                statuses, _, raw = exchange(self.srv.port, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertIn(statuses[0], (400, 404), raw[:200])
+                self.assertNotIn(b"root:", raw)
+        self.assertRefused(b"GET /he\x00alth HTTP/1.1\r\nHost: x\r\n\r\n", allowed=(400, 404))
+
+    def test_hostile_json_bodies(self):
+        for body in (b'{"name":"\xc3\x28","price":1}', b"[" * 10000 + b"]" * 10000,
+                     b'{"name":"x","price":1e999999}', b'{"name":"x","price":' + b"9" * 5000 + b"}",
+                     b'{"name":"x","price":1,' + b'"a":1,' * 20000 + b'"b":2}',
+                     b'"' + b"\\u0041" * 100000 + b'"'):
+            with self.subTest(body=body[:30]):
+                r = self.srv.request("POST", "/api/items", {"Content-Type": "application/json",
+                                                            "X-API-Key": KEY}, body)
+                self.assertEqual(r.status, 400, r)
+
+    def test_unknown_and_long_methods(self):
+        statuses, _, _ = exchange(self.srv.port, b"BREW /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(statuses, [405])
+        statuses, closed, _ = exchange(self.srv.port, b"A" * 20000 + b" /health HTTP/1.1\r\n\r\n")
+        self.assertTrue(statuses[:1] in ([400], [414], [431], [405]) or closed)
+
+    def test_memory_stays_bounded(self):
+        import os
+        pid = self.srv.proc.pid
+
+        def rss():
+            with open(f"/proc/{pid}/status") as f:
+                return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1)) * 1024
+
+        before = rss()
+        for _ in range(300):
+            exchange(self.srv.port, b"GET /" + b"a" * 12000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+            self.srv.request("POST", "/api/items", {"Content-Type": "application/json",
+                                                    "X-API-Key": KEY}, b"[" * 5000)
+        self.assertLess(rss() - before, 16 << 20)
+        self.assertTrue(os.path.exists(f"/proc/{pid}"))
+
+
+if __name__ == "__main__":
+    unittest.main()
