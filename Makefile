@@ -8,6 +8,8 @@
 #                   unit and integration tests against an ASan+UBSan build (in build-san/)
 #   make image      build the container image (podman; bases made locally if missing)
 #   make bench      node-api beside Express, Fastify and nginx (QUICK=1: under 2 minutes)
+#   make fuzz       each libFuzzer target for FUZZ_SECONDS (60); make test runs them 20 s each
+#   make soak       the long reliability runs (drain vs Express, a million requests)
 #   make deps       install missing Debian packages (run and test do it)
 #   make format     reformat the sources
 
@@ -45,10 +47,10 @@ SRCS := $(wildcard src/*.c)
 LIB_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(filter-out src/main.c,$(SRCS)))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
-FORMAT_FILES := $(wildcard src/*.c include/na/*.h tests/unit/*.c tests/unit/*.h)
+FORMAT_FILES := $(wildcard src/*.c include/na/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c)
 
 .PHONY: all deps deps-build run test unit integration deploy-test container-test image bench \
-        format format-check clean print-version
+        fuzz fuzz-build soak format format-check clean print-version
 
 all: $(BUILD)/node-api
 
@@ -94,6 +96,7 @@ test: deps
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 ifeq ($(SANITIZE),)
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
 	@$(MAKE) --no-print-directory deploy-test
 	@$(MAKE) --no-print-directory container-test
 endif
@@ -120,6 +123,31 @@ bench: all
 	@scripts/deps.sh bench
 	$(PYTHON) scripts/bench.py $(if $(QUICK),--quick) $(BENCH_ARGS)
 
+# Fuzz targets: clang's libFuzzer with ASan and UBSan, objects of their own.
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_OBJS := $(patsubst src/%.c,build-fuzz/obj/%.o,$(filter-out src/main.c,$(SRCS)))
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,build-fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+
+build-fuzz/obj/%.o: src/%.c | deps-build
+	@mkdir -p $(dir $@)
+	clang $(ALL_CPPFLAGS) -std=c11 $(WARNINGS) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link \
+	    $(pkg_cflags) -MMD -MP -c $< -o $@
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
+	clang $(ALL_CPPFLAGS) -std=c11 $(WARNINGS) $(FUZZ_FLAGS) -fsanitize=fuzzer $(pkg_cflags) \
+	    -o $@ $< $(FUZZ_OBJS) $(LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+# Long reliability runs, figures for the README: not part of `make test`.
+soak: all
+	@scripts/deps.sh bench
+	$(PYTHON) scripts/soak.py $(SOAK_ARGS)
+
 format:
 	clang-format -i $(FORMAT_FILES)
 
@@ -127,9 +155,9 @@ format-check:
 	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format-check: ok"
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 print-version:
 	@echo $(VERSION)
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d)
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/tests/*.d build-fuzz/obj/*.d)

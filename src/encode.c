@@ -121,7 +121,11 @@ void na_encode_error(struct na_buf *b, unsigned status, const char *message)
     na_buf_puts(b, "{\"error\":{\"status\":");
     na_buf_int(b, status);
     na_buf_puts(b, ",\"message\":");
-    na_buf_json_str(b, message, strlen(message), 512);
+    /*
+     * Escaping can grow a byte to six ("\ufffd"): take no more of the message
+     * than fits whole with the closing "}}", so the body is always valid JSON.
+     */
+    na_buf_json_str(b, message, strlen(message), (b->cap - b->len - 5) / 6);
     na_buf_puts(b, "}}");
 }
 

@@ -524,6 +524,9 @@ static size_t on_unescape(void *cls, struct MHD_Connection *mc, char *s)
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
     size_t n;

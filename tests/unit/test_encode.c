@@ -135,12 +135,34 @@ static void test_health_detailed(void **state)
     free(body);
 }
 
+/* Found by fuzzing: a message of invalid UTF-8 once overflowed the body and cut "}}". */
+static void test_error_body_always_valid(void **state)
+{
+    char storage[NA_ENCODE_SMALL_MAX], msg[600];
+    struct na_buf b;
+    cJSON *j;
+
+    (void)state;
+    memset(msg, 0xff, sizeof(msg) - 1);
+    msg[sizeof(msg) - 1] = '\0';
+    na_buf_init(&b, storage, sizeof(storage));
+    na_encode_error(&b, 404, msg);
+    j = cJSON_Parse(b.data);
+    assert_non_null(j);
+    assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(j, "error"), "status")->valueint, 404);
+    cJSON_Delete(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_price),       cmocka_unit_test(test_items_is_the_tutorial_body),
-        cmocka_unit_test(test_info),        cmocka_unit_test(test_health_types),
-        cmocka_unit_test(test_error_shape), cmocka_unit_test(test_health_detailed),
+        cmocka_unit_test(test_price),
+        cmocka_unit_test(test_items_is_the_tutorial_body),
+        cmocka_unit_test(test_info),
+        cmocka_unit_test(test_health_types),
+        cmocka_unit_test(test_error_shape),
+        cmocka_unit_test(test_error_body_always_valid),
+        cmocka_unit_test(test_health_detailed),
     };
 
     return RUN(tests);

@@ -1,0 +1,129 @@
+/*
+ * Fuzz target: a whole request through the handlers (handlers.h) on the
+ * embedded store, as the server drives them: precheck, then the handler,
+ * then the store call. The input is split at newlines into the method, the
+ * path, the Accept, Content-Type and Authorization headers, the limit and
+ * offset query arguments; the rest is the body. Every request must end with
+ * a reply: a status from 100 to 599 and, for errors, the JSON error body.
+ */
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "na/handlers.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+enum { F_METHOD, F_PATH, F_ACCEPT, F_CTYPE, F_AUTH, F_LIMIT, F_OFFSET, F_COUNT };
+
+static const char *fields[F_COUNT];
+static bool resumed;
+
+static const char *lookup(const struct na_request *req, enum na_lookup kind, const char *name)
+{
+    (void)req;
+    if (kind == NA_LOOKUP_QUERY)
+        return !strcmp(name, "limit")    ? fields[F_LIMIT]
+               : !strcmp(name, "offset") ? fields[F_OFFSET]
+                                         : NULL;
+    if (!strcasecmp(name, "Accept"))
+        return fields[F_ACCEPT];
+    if (!strcasecmp(name, "Content-Type"))
+        return fields[F_CTYPE];
+    if (!strcasecmp(name, "Authorization"))
+        return fields[F_AUTH];
+    return NULL;
+}
+
+static void resume(struct na_request *req)
+{
+    (void)req;
+    resumed = true;
+}
+
+static const char *no_env(const char *name, void *ctx)
+{
+    (void)ctx;
+    return strcmp(name, "API_KEY") ? NULL : "k";
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static struct na_config cfg;
+    static bool ready;
+    static struct na_request req;
+    static struct na_reply reply;
+    struct na_store *store;
+    struct na_app app;
+    char *text = malloc(size + 1), *p;
+    size_t i;
+
+    if (!text)
+        return 0;
+    if (!ready) {
+        const struct na_sysinfo si = {.cpus = 1, .nofile = 1024};
+        struct na_config_error err;
+
+        if (na_config_load(&cfg, no_env, NULL, &si, &err))
+            abort();
+        cfg.loadtest_routes = true;
+        ready = true;
+    }
+    memcpy(text, data, size);
+    text[size] = '\0';
+    p = text;
+    for (i = 0; i < F_COUNT; i++) {
+        char *nl = strchr(p, '\n');
+
+        fields[i] = *p ? p : NULL;
+        if (!nl) {
+            p += strlen(p);
+            continue;
+        }
+        *nl = '\0';
+        p = nl + 1;
+    }
+    store = na_store_memory_new();
+    if (!store || na_app_init(&app, &cfg, store)) {
+        na_store_free(store);
+        free(text);
+        return 0;
+    }
+    memset(&req, 0, sizeof(req));
+    req.app = &app;
+    req.method_name = fields[F_METHOD] ? fields[F_METHOD] : "GET";
+    req.method = na_method_parse(req.method_name);
+    req.path = fields[F_PATH] ? fields[F_PATH] : "/";
+    req.lookup = lookup;
+    req.resume = resume;
+    req.reply = &reply;
+    req.body = p;
+    req.body_len = (size_t)(text + size - p);
+    na_router_match(req.path, true, &req.match);
+    na_reply_reset(&reply);
+    resumed = false;
+    if (!na_handle_precheck(&req)) {
+        na_handle(&req);
+        if (reply.defer == NA_DEFER_STORE) {
+            na_store_submit(store, &req.call);
+            if (!resumed)
+                abort(); /* the embedded store answers at once */
+        }
+    }
+    if (reply.status < 100 || reply.status > 599 || (reply.len && !reply.body))
+        abort();
+    if (reply.status >= 400) {
+        cJSON *j = cJSON_ParseWithLength(reply.body, reply.len);
+
+        if (!j || !cJSON_GetObjectItem(j, "error"))
+            abort();
+        cJSON_Delete(j);
+    }
+    na_reply_release(&reply);
+    na_app_release(&app);
+    na_store_free(store);
+    free(text);
+    return 0;
+}

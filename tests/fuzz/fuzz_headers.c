@@ -1,0 +1,45 @@
+/*
+ * Fuzz target: the request headers parsed by themselves: Accept
+ * (negotiate.h), X-Request-Id (reqid.h), X-Forwarded-For (accesslog.h) and
+ * Authorization / X-API-Key (auth.h). The input is split at its first two
+ * newlines into three header values.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "na/accesslog.h"
+#include "na/auth.h"
+#include "na/negotiate.h"
+#include "na/reqid.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *s = malloc(size + 1), *a, *b, *c, id[NA_REQID_MAX + 1];
+    const char *client;
+    size_t n;
+
+    if (!s)
+        return 0;
+    memcpy(s, data, size);
+    s[size] = '\0';
+    a = s;
+    b = strchr(a, '\n');
+    b = b ? (*b = '\0', b + 1) : a;
+    c = strchr(b, '\n');
+    c = c ? (*c = '\0', c + 1) : b;
+    if (na_negotiate(a) > NA_FORMAT_BSON)
+        abort();
+    n = na_reqid_assign(b, id);
+    if (n != strlen(id) || !na_reqid_sane(id, n))
+        abort(); /* whatever came in, the id going out is sane */
+    client = na_access_client(c, "10.0.0.1", &n);
+    if (n > strlen(client))
+        abort();
+    na_auth_check("secret-key", a, b);
+    na_auth_check("", c, NULL);
+    free(s);
+    return 0;
+}
