@@ -72,6 +72,14 @@ class LogsTest(unittest.TestCase):
         n = len([l for l in srv.logs() if l["message"] == "request"])
         self.assertTrue(100 < n < 300, n)
 
+    def test_root_warning(self):
+        import os
+        srv = Server()
+        srv.stop()
+        warned = any(l["message"].startswith("running as root") and l["level"] == "warn"
+                     for l in srv.logs())
+        self.assertEqual(warned, os.getuid() == 0)
+
     def test_log_level(self):
         srv = Server({"LOG_LEVEL": "warn"})
         srv.get("/health")

@@ -1,5 +1,6 @@
 """Memory budget: shedding with 503 near the limit, while /health stays up."""
 
+import sys
 import unittest
 
 from harness import Server
@@ -58,61 +59,64 @@ if __name__ == "__main__":
     unittest.main()
 
 
+def make_cgroups(test, memory_bytes, cpu_quota_us=None):
+    """Makes child cgroups of this process's own with the given limits (v2 where the
+    hierarchy is unified, else the v1 memory and cpu controllers), removed at the test's
+    end. Returns the cgroup.procs files to write a pid into. Raises OSError where
+    cgroups cannot be made (not root, no delegation)."""
+    import os
+    name = f"node-api-test-{os.getpid()}-{len(test._cleanups)}"
+    own = {}
+    with open("/proc/self/cgroup") as f:
+        lines = f.readlines()
+    for line in lines:
+        num, ctrls, path = line.rstrip("\n").split(":", 2)
+        for c in ctrls.split(",") if ctrls else ["unified" if num == "0" else ""]:
+            own[c] = path
+
+    def make(base, files):
+        os.mkdir(base)
+        test.addCleanup(os.rmdir, base)
+        for fname, value in files.items():
+            with open(f"{base}/{fname}", "w") as f:
+                f.write(value)
+        return f"{base}/cgroup.procs"
+
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):  # pure v2
+        files = {"memory.max": str(memory_bytes)}
+        if cpu_quota_us:
+            files["cpu.max"] = f"{cpu_quota_us} 100000"
+        return [make(f"/sys/fs/cgroup{own.get('unified', '/').rstrip('/')}/{name}", files)]
+    procs = [make(f"/sys/fs/cgroup/memory{own.get('memory', '/').rstrip('/')}/{name}",
+                  {"memory.limit_in_bytes": str(memory_bytes)})]
+    if cpu_quota_us:
+        procs.append(make(f"/sys/fs/cgroup/cpu{own.get('cpu', '/').rstrip('/')}/{name}",
+                          {"cpu.cfs_quota_us": str(cpu_quota_us), "cpu.cfs_period_us": "100000"}))
+    return procs
+
+
+def start_in(test, procs, env):
+    """Starts node-api inside the cgroups; returns the Popen (stdout piped)."""
+    import os
+    import subprocess
+    from harness import BIN
+    script = f'for f in {" ".join(procs)}; do echo $$ > "$f"; done; exec "{BIN}"'
+    full = {k: v for k, v in os.environ.items() if k not in ("THREADS", "MEMORY_LIMIT_MB", "PORT")}
+    full.update(env)
+    return subprocess.Popen(["sh", "-c", script], env=full, stdout=subprocess.PIPE)
+
+
 class CgroupDefaultsTest(unittest.TestCase):
-    """THREADS and MEMORY_LIMIT_MB default to what the process's cgroup grants.
-
-    Runs the binary inside a cgroup made for the test (v1 memory and cpu
-    controllers, or v2 where this process may create a child group); skipped
-    where neither can be made (not root, no delegation).
-    """
-
-    def make_groups(self):
-        import os
-        name = f"node-api-test-{os.getpid()}"
-        own = {}
-        with open("/proc/self/cgroup") as f:
-            lines = f.readlines()
-        for line in lines:
-            num, ctrls, path = line.rstrip("\n").split(":", 2)
-            for c in ctrls.split(",") if ctrls else ["unified" if num == "0" else ""]:
-                own[c] = path
-        if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):  # pure v2
-            base = f"/sys/fs/cgroup{own.get('unified', '/').rstrip('/')}/{name}"
-            os.mkdir(base)
-            self.addCleanup(os.rmdir, base)
-            with open(f"{base}/memory.max", "w") as f:
-                f.write(str(256 << 20))
-            with open(f"{base}/cpu.max", "w") as f:
-                f.write("50000 100000")
-            return [base]
-        groups = []
-        for ctrl, files in (("memory", {"memory.limit_in_bytes": str(256 << 20)}),
-                            ("cpu", {"cpu.cfs_quota_us": "50000", "cpu.cfs_period_us": "100000"})):
-            base = f"/sys/fs/cgroup/{ctrl}{own.get(ctrl, '/').rstrip('/')}/{name}"
-            os.mkdir(base)
-            self.addCleanup(os.rmdir, base)
-            for fname, value in files.items():
-                with open(f"{base}/{fname}", "w") as f:
-                    f.write(value)
-            groups.append(base)
-        return groups
+    """THREADS and MEMORY_LIMIT_MB default to what the process's cgroup grants."""
 
     def test_limits_come_from_the_cgroup(self):
-        import os
-        import subprocess
-        from harness import BIN
+        import json
         try:
-            groups = self.make_groups()
+            procs = make_cgroups(self, 256 << 20, cpu_quota_us=50000)
         except OSError as e:
             self.skipTest(f"cannot make a cgroup here: {e}")
-        procs = " ".join(f"{g}/cgroup.procs" for g in groups)
-        script = f'for f in {procs}; do echo $$ > "$f"; done; exec "{BIN}"'
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("THREADS", "MEMORY_LIMIT_MB", "PORT")}
-        env.update(PORT="0", HOST="127.0.0.1")
-        p = subprocess.Popen(["sh", "-c", script], env=env, stdout=subprocess.PIPE)
+        p = start_in(self, procs, {"PORT": "0", "HOST": "127.0.0.1"})
         try:
-            import json
             started = json.loads(p.stdout.readline())
         finally:
             p.terminate()
@@ -121,3 +125,96 @@ class CgroupDefaultsTest(unittest.TestCase):
         self.assertEqual(started["memory_limit_bytes"], 256 << 20)
         self.assertEqual(started["shed_threshold_bytes"], (256 << 20) // 100 * 90)
         self.assertEqual(started["threads"], 1)
+
+
+class MemoryLimitFloodTest(unittest.TestCase):
+    """Under a hard 64 MB memory cgroup, a flood of connections and large bodies gets
+    refusals (503, 413) and never an OOM kill; afterwards the service answers."""
+
+    def test_flood_under_64_mb(self):
+        import json
+        import os
+        import socket
+        import threading
+        from harness import free_port, read_response
+        try:
+            procs = make_cgroups(self, 64 << 20)
+        except OSError as e:
+            self.skipTest(f"cannot make a cgroup here: {e}")
+        port = free_port()
+        p = start_in(self, procs, {"PORT": str(port), "HOST": "127.0.0.1", "API_KEY": "k",
+                                   "ACCESS_LOG": "off"})
+        statuses, errors = [], []
+        lock = threading.Lock()
+        try:
+            started = json.loads(p.stdout.readline())
+            self.assertEqual(started["memory_limit_bytes"], 64 << 20)
+            limit = started["max_connections"]
+            # Connections beyond the limit: they wait unserved, and cost nothing.
+            idle = []
+            for _ in range(limit + 1000):
+                try:
+                    idle.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+                except OSError:
+                    break
+            for s in idle[limit // 2:]:
+                s.close()
+            del idle[limit // 2:]
+
+            pad = b" " * (1 << 20)
+            ok_body = b'{"name":"big","price":1}' + pad[: (1 << 20) - 24]
+
+            def upload(n):
+                body = ok_body if n % 4 else pad * 2  # every fourth one over MAX_BODY_BYTES
+                try:
+                    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+                    s.sendall(b"POST /api/items HTTP/1.1\r\nHost: x\r\nX-API-Key: k\r\n"
+                              b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+                              b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+                    first = s.recv(64)
+                    if first.startswith(b"HTTP/1.1 100"):
+                        s.sendall(body)
+                        r = read_response(s)
+                        status = r.status
+                    else:
+                        status = int(first.split()[1])
+                    s.close()
+                    with lock:
+                        statuses.append(status)
+                except OSError as e:
+                    with lock:
+                        errors.append(repr(e))
+
+            threads = [threading.Thread(target=upload, args=(n,)) for n in range(64)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            for s in idle:
+                s.close()
+            self.assertIsNone(p.poll(), "node-api died")
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                self.assertEqual(read_response(s).status, 200)
+        finally:
+            p.terminate()
+            p.wait(30)
+            p.stdout.close()
+        self.assertEqual(errors, [])
+        print(f"\nflood under 64 MB: {len(statuses)} uploads answered "
+              f"{ {s: statuses.count(s) for s in sorted(set(statuses))} }", file=sys.stderr)
+        self.assertTrue(set(statuses) <= {201, 413, 503}, statuses)
+        self.assertIn(413, statuses)
+        self.assertIn(201, statuses)
+        memory_dir = os.path.dirname(procs[0])
+        if os.path.exists(f"{memory_dir}/memory.max_usage_in_bytes"):
+            with open(f"{memory_dir}/memory.max_usage_in_bytes") as f:
+                print(f"peak cgroup memory: {int(f.read()) / (1 << 20):.1f} MB of 64", file=sys.stderr)
+        if os.path.exists(f"{memory_dir}/memory.oom_control"):
+            with open(f"{memory_dir}/memory.oom_control") as f:
+                self.assertIn("oom_kill 0", f.read())
+        self.assertEqual(p.returncode, 0)  # drained and exited cleanly, not killed
+
+
+if __name__ == "__main__":
+    unittest.main()
