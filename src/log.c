@@ -52,11 +52,6 @@ int na_log_level_parse(const char *s, enum na_log_level *out)
     return -1;
 }
 
-const char *na_log_level_name(enum na_log_level level)
-{
-    return level_names[level];
-}
-
 void na_log_setup(const char *service, enum na_log_level min_level, int fd)
 {
     snprintf(g.service, sizeof(g.service), "%s", service);

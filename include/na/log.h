@@ -73,7 +73,6 @@ struct na_log_field {
 
 /* Parses debug|info|warn|error (any case). Returns 0, or -1 if unknown. */
 int na_log_level_parse(const char *s, enum na_log_level *out);
-const char *na_log_level_name(enum na_log_level level);
 
 /*
  * Sets the service name written on every line (copied, at most 64 bytes),

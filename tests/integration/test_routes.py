@@ -4,7 +4,7 @@ import re
 import socket
 import unittest
 
-from harness import Server
+from harness import Server, read_response
 
 JSON_TYPE = "application/json; charset=utf-8"
 
@@ -120,7 +120,7 @@ class RoutesTest(unittest.TestCase):
             # Declared too large: refused before reading any of it.
             s.sendall(b"POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n"
                       b"Content-Type: application/json\r\n\r\n")
-            r = __import__("harness").read_response(s)
+            r = read_response(s)
         finally:
             s.close()
         body = self.assertJsonResponse(r, 413)
@@ -128,7 +128,6 @@ class RoutesTest(unittest.TestCase):
         self.assertEqual(r.header("Connection"), "close")
 
     def test_body_too_large_chunked(self):
-        from harness import read_response
         s = self.srv.connect()
         try:
             s.sendall(b"POST /api/items HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
