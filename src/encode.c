@@ -34,6 +34,18 @@ static char *finish(cJSON *root, size_t *len)
     return text;
 }
 
+/*
+ * Adds an integer as raw text: cJSON prints numbers through a double, which
+ * turns 5000000000000001 into 5e+15 and every id past 2^53 into a neighbour.
+ */
+static bool add_int(cJSON *o, const char *key, int64_t v)
+{
+    char text[24];
+
+    snprintf(text, sizeof(text), "%" PRId64, v);
+    return cJSON_AddRawToObject(o, key, text) != NULL;
+}
+
 /* Adds id, name and price to `o`; false if out of memory. */
 static bool add_item_fields(cJSON *o, const struct na_item *item)
 {
@@ -41,8 +53,7 @@ static bool add_item_fields(cJSON *o, const struct na_item *item)
 
     na_encode_price(item->price_cents, price);
     /* The price goes in as raw text so cJSON's double printing cannot round it. */
-    return cJSON_AddNumberToObject(o, "id", (double)item->id) &&
-           cJSON_AddStringToObject(o, "name", item->name) &&
+    return add_int(o, "id", item->id) && cJSON_AddStringToObject(o, "name", item->name) &&
            cJSON_AddRawToObject(o, "price", price);
 }
 
@@ -62,7 +73,7 @@ char *na_encode_items(const struct na_item *items, size_t n, size_t *len)
         if (!add_item_fields(o, &items[i]))
             goto fail;
     }
-    if (!cJSON_AddNumberToObject(root, "count", (double)n))
+    if (!add_int(root, "count", (int64_t)n))
         goto fail;
     return finish(root, len);
 fail:
@@ -131,8 +142,7 @@ void na_encode_error(struct na_buf *b, unsigned status, const char *message)
 
 static bool add_bytes(cJSON *o, const char *key, uint64_t v)
 {
-    return v ? cJSON_AddNumberToObject(o, key, (double)v) != NULL
-             : cJSON_AddNullToObject(o, key) != NULL;
+    return v ? add_int(o, key, (int64_t)v) : cJSON_AddNullToObject(o, key) != NULL;
 }
 
 /* The database check: the round trip's outcome and latency, and the pool. */
@@ -146,10 +156,10 @@ static bool add_database(cJSON *checks, const struct na_health_report *r)
         (r->store_detail && !cJSON_AddStringToObject(db, "detail", r->store_detail)))
         return false;
     pool = cJSON_AddObjectToObject(db, "pool");
-    return pool && cJSON_AddNumberToObject(pool, "size", r->store.pool_size) &&
-           cJSON_AddNumberToObject(pool, "connected", r->store.pool_connected) &&
-           cJSON_AddNumberToObject(pool, "busy", r->store.pool_busy) &&
-           cJSON_AddNumberToObject(pool, "waiting", r->store.pool_waiting);
+    return pool && add_int(pool, "size", r->store.pool_size) &&
+           add_int(pool, "connected", r->store.pool_connected) &&
+           add_int(pool, "busy", r->store.pool_busy) &&
+           add_int(pool, "waiting", r->store.pool_waiting);
 }
 
 char *na_encode_health_detailed(const struct na_health_report *r, size_t *len)
@@ -166,25 +176,25 @@ char *na_encode_health_detailed(const struct na_health_report *r, size_t *len)
     if (!cJSON_AddStringToObject(store, "status", r->store_ok ? "pass" : "fail") ||
         !cJSON_AddStringToObject(store, "backend", r->store.backend))
         goto fail;
-    if (r->store.items >= 0 && !cJSON_AddNumberToObject(store, "items", (double)r->store.items))
+    if (r->store.items >= 0 && !add_int(store, "items", r->store.items))
         goto fail;
     if (r->store_detail && !cJSON_AddStringToObject(store, "detail", r->store_detail))
         goto fail;
     if (r->store.has_pool && !add_database(checks, r))
         goto fail;
     if (!cJSON_AddStringToObject(mem, "status", r->memory_ok ? "pass" : "fail") ||
-        !cJSON_AddNumberToObject(mem, "rss_bytes", (double)r->rss_bytes) ||
+        !add_int(mem, "rss_bytes", (int64_t)r->rss_bytes) ||
         !add_bytes(mem, "limit_bytes", r->limit_bytes) ||
         !add_bytes(mem, "shed_threshold_bytes", r->shed_bytes))
         goto fail;
     conns = cJSON_AddObjectToObject(root, "connections");
-    if (!conns || !cJSON_AddNumberToObject(conns, "open", (double)r->connections) ||
-        !cJSON_AddNumberToObject(conns, "max", (double)r->max_connections) ||
-        !cJSON_AddNumberToObject(root, "in_flight", (double)r->in_flight) ||
+    if (!conns || !add_int(conns, "open", (int64_t)r->connections) ||
+        !add_int(conns, "max", (int64_t)r->max_connections) ||
+        !add_int(root, "in_flight", (int64_t)r->in_flight) ||
         !cJSON_AddNumberToObject(root, "uptime", r->uptime_s) ||
         !cJSON_AddStringToObject(root, "version", r->version) ||
         !cJSON_AddStringToObject(root, "hostname", r->hostname) ||
-        !cJSON_AddNumberToObject(root, "timestamp", (double)r->timestamp_ms))
+        !add_int(root, "timestamp", r->timestamp_ms))
         goto fail;
     return finish(root, len);
 fail:

@@ -4,7 +4,7 @@ import unittest
 
 import pg
 from harness import Server
-from items_contract import KEY, ItemsContract
+from items_contract import AUTH, KEY, ItemsContract, body
 
 
 class PostgresItemsTest(ItemsContract, unittest.TestCase):
@@ -51,6 +51,35 @@ class PostgresItemsTest(ItemsContract, unittest.TestCase):
             stop.set()
             for t in readers:
                 t.join()
+
+    def test_ids_are_exact_over_the_bigint_range(self):
+        """Ids print as exact integers, never through a double (5000000000000001, not 5e+15)."""
+        from bsondec import decode
+        ids = (5000000000000001, 2 ** 53 - 1, 2 ** 53 + 1, 2 ** 63 - 2, 2 ** 63 - 1)
+        values = ", ".join(f"({i}, 'big {i}', 1.5)" for i in ids)
+        self.pg.psql(f"INSERT INTO items (id, name, price) VALUES {values}", db="items_contract")
+        try:
+            for i in ids:
+                with self.subTest(id=i):
+                    r = self.srv.get(f"/api/items/{i}")
+                    self.assertEqual(r.status, 200, r)
+                    self.assertIn(f'"id":{i},'.encode(), r.body)
+                    self.assertEqual(r.json()["id"], i)
+                    b = self.srv.get(f"/api/items/{i}", {"Accept": "application/bson"})
+                    self.assertEqual(decode(b.body)["id"], i)
+                    r = self.srv.request("PUT", f"/api/items/{i}", AUTH,
+                                         body({"name": f"big {i}", "price": 2}))
+                    self.assertEqual(r.json(), {"id": i, "name": f"big {i}", "price": 2})
+            n = self.count_rows()
+            listed = self.srv.get(f"/api/items?limit=1000&offset={n - len(ids)}")
+            self.assertEqual([i["id"] for i in listed.json()["items"]], list(ids))
+            for i in ids:
+                self.assertIn(f'"id":{i},'.encode(), listed.body)
+            b = self.srv.get(f"/api/items?limit=1000&offset={n - len(ids)}",
+                             {"Accept": "application/bson"})
+            self.assertEqual([i["id"] for i in decode(b.body)["items"]], list(ids))
+        finally:
+            self.pg.psql("DELETE FROM items WHERE id >= 5000000000000000", db="items_contract")
 
     def test_deep_health(self):
         d = self.srv.get("/health/detailed")

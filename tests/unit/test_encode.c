@@ -54,6 +54,27 @@ static void test_items_is_the_tutorial_body(void **state)
     free(body);
 }
 
+static void test_ids_are_exact(void **state)
+{
+    const struct na_item items[] = {
+        {.id = INT64_C(5000000000000001), .name = "a", .price_cents = 1},
+        {.id = INT64_C(9007199254740993), .name = "b", .price_cents = 2},
+        {.id = INT64_MAX, .name = "c", .price_cents = 3},
+    };
+    size_t len;
+    char *body = na_encode_item(&items[0], &len);
+
+    (void)state;
+    assert_string_equal(body, "{\"id\":5000000000000001,\"name\":\"a\",\"price\":0.01}");
+    free(body);
+    body = na_encode_items(items, 3, &len);
+    assert_string_equal(body, "{\"items\":[{\"id\":5000000000000001,\"name\":\"a\",\"price\":0.01},"
+                              "{\"id\":9007199254740993,\"name\":\"b\",\"price\":0.02},"
+                              "{\"id\":9223372036854775807,\"name\":\"c\",\"price\":0.03}],"
+                              "\"count\":3}");
+    free(body);
+}
+
 static void test_info(void **state)
 {
     size_t len;
@@ -158,6 +179,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_price),
         cmocka_unit_test(test_items_is_the_tutorial_body),
+        cmocka_unit_test(test_ids_are_exact),
         cmocka_unit_test(test_info),
         cmocka_unit_test(test_health_types),
         cmocka_unit_test(test_error_shape),
