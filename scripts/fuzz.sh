@@ -20,7 +20,7 @@ for bin in "$@"; do
     work=build-fuzz/corpus/$short
     mkdir -p "$work"
     case $short in
-    item) dict=tests/fuzz/json.dict ;;
+    item | json) dict=tests/fuzz/json.dict ;;
     config) dict=tests/fuzz/config.dict ;;
     json_escape) dict="" ;;
     *) dict=tests/fuzz/http.dict ;;

@@ -1,9 +1,11 @@
 /*
  * item: item body validation and price parsing (see include/na/item.h).
+ *
+ * Bodies are read with the strict reader of json.c, so a body is refused
+ * exactly when JSON.parse would refuse it or when it breaks an item rule.
  */
 #include "na/item.h"
 
-#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,48 +13,7 @@
 #include <string.h>
 
 #include "na/buf.h"
-
-/*
- * Deepest nesting of arrays and objects in JSON text, outside strings. The
- * text need not be valid JSON: this runs before the parser does.
- */
-static size_t json_depth(const char *s, size_t n)
-{
-    size_t depth = 0, max = 0;
-    bool in_string = false;
-
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = false;
-        } else if (c == '"') {
-            in_string = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > max)
-                max = depth;
-        } else if ((c == ']' || c == '}') && depth) {
-            depth--;
-        }
-    }
-    return max;
-}
-
-/* True when the text escapes a NUL (\u0000), which cJSON would cut a string at. */
-static bool escapes_nul(const char *s, size_t n)
-{
-    for (size_t i = 0; i + 6 <= n; i++) {
-        if (s[i] == '\\' && s[i + 1] == 'u' && s[i + 2] == '0' && s[i + 3] == '0' &&
-            s[i + 4] == '0' && s[i + 5] == '0')
-            return true;
-        if (s[i] == '\\')
-            i++; /* skip the escaped character: "\\u0000" is text */
-    }
-    return false;
-}
+#include "na/json.h"
 
 int na_price_from_text(const char *text, int64_t *cents)
 {
@@ -121,6 +82,8 @@ static int price_from_number(double v, int64_t *cents)
 
     if (!isfinite(v) || v < 0 || v > (double)NA_PRICE_MAX_CENTS / 100)
         return -1;
+    if (v == 0)
+        v = 0; /* -0 is 0, as in JavaScript's arithmetic */
     snprintf(text, sizeof(text), "%.2f", v);
     if (strtod(text, NULL) != v)
         return -1;
@@ -128,13 +91,13 @@ static int price_from_number(double v, int64_t *cents)
 }
 
 /* "field \"name\" <what>": field names come from the client, so quoted escaped and short. */
-static int fail_field(char *err, size_t errlen, const char *key, const char *what)
+static int fail_field(char *err, size_t errlen, const char *key, size_t keylen, const char *what)
 {
     char quoted[80];
     struct na_buf b;
 
     na_buf_init(&b, quoted, sizeof(quoted));
-    na_buf_json_str(&b, key, strlen(key), 32);
+    na_buf_json_str(&b, key, keylen, 32);
     snprintf(err, errlen, "field %s %s", quoted, what);
     return -1;
 }
@@ -145,85 +108,95 @@ static int fail(char *err, size_t errlen, const char *message)
     return -1;
 }
 
+/* A checked number's value, read as JSON.parse reads it: the nearest double. */
+static int number_value(const struct na_json_span *num, double *out)
+{
+    char small[64], *text = num->len < sizeof(small) ? small : malloc(num->len + 1);
+
+    if (!text)
+        return -1;
+    memcpy(text, num->text, num->len);
+    text[num->len] = '\0';
+    *out = strtod(text, NULL); /* correctly rounded; overflow is HUGE_VAL, refused as a price */
+    if (text != small)
+        free(text);
+    return 0;
+}
+
+static int parse_name(const struct na_json_span *v, struct na_item *item, char *err, size_t errlen)
+{
+    bool lone;
+    size_t n;
+
+    if (v->kind != NA_JSON_STRING)
+        return fail_field(err, errlen, "name", 4, "must be a string");
+    n = na_json_string(v, item->name, sizeof(item->name), &lone);
+    if (!n || n > NA_ITEM_NAME_MAX || lone)
+        return fail_field(err, errlen, "name", 4, "must be 1 to 200 bytes of UTF-8");
+    /* PostgreSQL text cannot hold NUL, and C strings end at one. */
+    if (memchr(item->name, '\0', n))
+        return fail_field(err, errlen, "name", 4, "must not contain NUL (\\u0000)");
+    return 0;
+}
+
+static int parse_price(const struct na_json_span *v, struct na_item *item, char *err, size_t errlen)
+{
+    double d;
+
+    if (v->kind != NA_JSON_NUMBER)
+        return fail_field(err, errlen, "price", 5, "must be a number");
+    if (number_value(v, &d))
+        return fail(err, errlen, "out of memory");
+    if (price_from_number(d, &item->price_cents))
+        return fail_field(err, errlen, "price", 5,
+                          "must be a number from 0 to 999999999999.99 with at most 2 decimals");
+    return 0;
+}
+
 int na_item_parse(const char *body, size_t len, struct na_item *out, char *err, size_t errlen)
 {
-    const char *end = NULL;
-    cJSON *root, *field;
+    struct na_json_span root, key, value;
+    struct na_json_members it;
     bool have_name = false, have_price = false;
     struct na_item item = {0};
-    int rc = -1;
+    char why[160];
 
     if (!na_utf8_valid(body, len))
         return fail(err, errlen, "body is not valid UTF-8");
-    if (json_depth(body, len) > NA_JSON_MAX_DEPTH) {
+    switch (na_json_parse(body, len, NA_JSON_MAX_DEPTH, &root, why, sizeof(why))) {
+    case NA_JSON_OK:
+        break;
+    case NA_JSON_TOO_DEEP:
         snprintf(err, errlen, "body nests deeper than %d levels", NA_JSON_MAX_DEPTH);
         return -1;
+    case NA_JSON_INVALID:
+        snprintf(err, errlen, "body is not valid JSON: %s", why);
+        return -1;
     }
-    if (escapes_nul(body, len))
-        return fail(err, errlen, "body contains an escaped NUL character (\\u0000)");
-    root = cJSON_ParseWithLengthOpts(body, len, &end, false);
-    if (!root)
-        return fail(err, errlen, "body is not valid JSON");
-    while (end && end < body + len && strchr(" \t\r\n", *end))
-        end++;
-    if (end != body + len) {
-        fail(err, errlen, "body has text after the JSON value");
-        goto out;
-    }
-    if (!cJSON_IsObject(root)) {
-        fail(err, errlen, "body must be a JSON object with \"name\" and \"price\"");
-        goto out;
-    }
-    cJSON_ArrayForEach(field, root)
-    {
-        const char *key = field->string;
+    if (root.kind != NA_JSON_OBJECT)
+        return fail(err, errlen, "body must be a JSON object with \"name\" and \"price\"");
+    na_json_members_init(&it, &root);
+    while (na_json_members_next(&it, &key, &value)) {
+        char k[64];
+        bool lone;
+        size_t n = na_json_string(&key, k, sizeof(k), &lone);
+        bool is_name = n == 4 && !memcmp(k, "name", 4);
+        bool is_price = n == 5 && !memcmp(k, "price", 5);
 
-        if (!strcmp(key, "name")) {
-            size_t n;
-
-            if (have_name) {
-                fail_field(err, errlen, key, "appears twice");
-                goto out;
-            }
-            have_name = true;
-            if (!cJSON_IsString(field)) {
-                fail_field(err, errlen, key, "must be a string");
-                goto out;
-            }
-            n = strlen(field->valuestring);
-            if (!n || n > NA_ITEM_NAME_MAX || !na_utf8_valid(field->valuestring, n)) {
-                fail_field(err, errlen, key, "must be 1 to 200 bytes of UTF-8");
-                goto out;
-            }
-            memcpy(item.name, field->valuestring, n + 1);
-        } else if (!strcmp(key, "price")) {
-            if (have_price) {
-                fail_field(err, errlen, key, "appears twice");
-                goto out;
-            }
-            have_price = true;
-            if (!cJSON_IsNumber(field)) {
-                fail_field(err, errlen, key, "must be a number");
-                goto out;
-            }
-            if (price_from_number(field->valuedouble, &item.price_cents)) {
-                fail_field(err, errlen, key,
-                           "must be a number from 0 to 999999999999.99 with at most 2 decimals");
-                goto out;
-            }
-        } else {
-            fail_field(err, errlen, key, "is unknown: only \"name\" and \"price\" are accepted");
-            goto out;
-        }
+        if (!is_name && !is_price)
+            return fail_field(err, errlen, k, n < sizeof(k) ? n : sizeof(k) - 1,
+                              "is unknown: only \"name\" and \"price\" are accepted");
+        if (is_name ? have_name : have_price)
+            return fail_field(err, errlen, k, n, "appears twice");
+        if (is_name ? parse_name(&value, &item, err, errlen)
+                    : parse_price(&value, &item, err, errlen))
+            return -1;
+        *(is_name ? &have_name : &have_price) = true;
     }
-    if (!have_name || !have_price) {
-        fail_field(err, errlen, have_name ? "price" : "name", "is required");
-        goto out;
-    }
+    if (!have_name || !have_price)
+        return fail_field(err, errlen, have_name ? "price" : "name", have_name ? 5 : 4,
+                          "is required");
     out->price_cents = item.price_cents;
     memcpy(out->name, item.name, sizeof(out->name));
-    rc = 0;
-out:
-    cJSON_Delete(root);
-    return rc;
+    return 0;
 }

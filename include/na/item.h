@@ -2,14 +2,16 @@
  * item: what a valid item is, and how prices read.
  *
  * A request body for POST and PUT is a JSON object with exactly two fields:
- * "name", a non-empty string of at most 200 bytes of valid UTF-8, and
- * "price", a number >= 0 with at most two decimals (at most
+ * "name", a non-empty string of at most 200 bytes of valid UTF-8 with no
+ * NUL, and "price", a number >= 0 with at most two decimals (at most
  * 999,999,999,999.99). Anything else is refused with a message that says
  * which field is wrong and why, fit for a 400 answer.
  *
- * The parser is defensive: the body is checked for UTF-8 and for nesting
- * deeper than NA_JSON_MAX_DEPTH before cJSON sees it, so hostile bodies
- * (invalid bytes, 10,000-deep arrays) cost one linear scan.
+ * The text must be strict JSON (RFC 8259, as JSON.parse takes it: no raw
+ * control characters in strings, no leading zeros, no NaN), in UTF-8,
+ * nesting at most NA_JSON_MAX_DEPTH deep; hostile bodies (invalid bytes,
+ * 10,000-deep arrays) cost one linear scan. A price is the double the
+ * number denotes, as in JavaScript: 29.990000000000001 is 29.99.
  */
 #ifndef NA_ITEM_H
 #define NA_ITEM_H
