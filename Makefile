@@ -6,6 +6,8 @@
 #                   checks, the deploy script against moto, the container image
 #   make SANITIZE=address,undefined test
 #                   unit and integration tests against an ASan+UBSan build (in build-san/)
+#   make SANITIZE=thread test
+#                   the same against a ThreadSanitizer build (in build-tsan/)
 #   make image      build the container image (podman; bases made locally if missing)
 #   make bench      node-api beside Express, Fastify and nginx (QUICK=1: under 2 minutes)
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (60); make test runs them 20 s each
@@ -19,7 +21,8 @@ GIT_SHA ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 PKGS := libmicrohttpd libcjson libbson-1.0 libpq
 PYTHON ?= python3
 SANITIZE ?=
-BUILD ?= build$(if $(SANITIZE),-san)
+# ASan and TSan cannot share objects: each sanitizer has its own tree.
+BUILD ?= build$(if $(SANITIZE),$(if $(findstring thread,$(SANITIZE)),-tsan,-san))
 
 WARNINGS := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wvla -Wformat=2
@@ -87,6 +90,8 @@ run: deps-build $(BUILD)/node-api
 # Sanitizer runs stop at the first report, with a stack.
 export ASAN_OPTIONS ?= abort_on_error=0:detect_leaks=1
 export UBSAN_OPTIONS ?= print_stacktrace=1:halt_on_error=1
+# Races are reported and the process goes on; the exit status and the harness catch them.
+export TSAN_OPTIONS ?= halt_on_error=0:second_deadlock_stack=1:exitcode=66
 
 # The deploy and container tests do not involve the local binary: the
 # sanitized run leaves them out.
@@ -157,7 +162,7 @@ format-check:
 	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format-check: ok"
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-tsan build-fuzz
 
 print-version:
 	@echo $(VERSION)

@@ -394,9 +394,14 @@ static enum MHD_Result request_dispatch(struct conn *c)
             MHD_suspend_connection(c->mhd);
         }
         na_store_submit(s->app->store, &req->call);
-        if (c->phase == PHASE_RESUMED && !s->app->store->blocking)
-            return respond(c);
-        return MHD_YES;
+        /*
+         * A blocking store owns the request now: its thread resumes it, and
+         * nothing here may read what that thread writes. A non-blocking one
+         * has answered inline.
+         */
+        if (s->app->store->blocking)
+            return MHD_YES;
+        return c->phase == PHASE_RESUMED ? respond(c) : MHD_YES;
     }
     return MHD_NO;
 }

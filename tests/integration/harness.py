@@ -183,7 +183,8 @@ class Server:
         self.proc.stderr.close()
         self.proc.stdout.close()
         # A sanitized build reports memory errors and leaks on stderr.
-        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                       "WARNING: ThreadSanitizer"):
             if marker in err:
                 raise AssertionError(f"sanitizer report from node-api:\n{err}")
 
