@@ -143,6 +143,7 @@ static void health_detailed(struct na_request *req)
 {
     req->call.op = NA_STORE_PING;
     req->call.deadline_ms = req->app->cfg->db_health_timeout_ms;
+    req->call.arrived_ns = 0;
     req->call.done = health_detailed_done;
     req->call.cls = req;
     req->reply->defer = NA_DEFER_STORE;

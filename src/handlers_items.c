@@ -389,6 +389,7 @@ void na_items_handle(struct na_request *req)
         return;
     }
     req->call.deadline_ms = 0;
+    req->call.arrived_ns = 0;
     req->call.done = items_done;
     req->call.cls = req;
     out->defer = NA_DEFER_STORE;

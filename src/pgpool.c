@@ -4,6 +4,7 @@
  */
 #include "na/pgpool.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +13,6 @@
 
 #include "na/clock.h"
 #include "na/log.h"
-
-#define BACKOFF_MIN_MS 100u
-#define BACKOFF_MAX_MS 5000u
 
 struct lane {
     struct na_store_call *head, *tail;
@@ -34,8 +32,9 @@ struct worker {
 
 struct na_pgpool {
     struct na_pgpool_config cfg;
-    pthread_mutex_t lock; /* guards everything below but `stop` */
-    pthread_cond_t tick;  /* wakes the supervisor and sleeping workers */
+    pthread_mutex_t lock;    /* guards everything below but `stop` */
+    pthread_cond_t tick;     /* wakes the supervisor: a new deadline, or stop */
+    pthread_cond_t stopping; /* wakes napping workers: only the shutdown */
     struct lane items, health;
     struct worker *workers;
     unsigned nworkers;
@@ -52,14 +51,25 @@ static struct lane *lane_for(struct na_pgpool *p, const struct na_store_call *ca
     return call->op == NA_STORE_PING ? &p->health : &p->items;
 }
 
+/*
+ * Queues in order of arrival, the order calls are run and expire in. Calls
+ * nearly always arrive last; a coalesced batch carries its first member's
+ * older arrival and goes ahead of the calls that came after it.
+ */
 static void push(struct lane *l, struct na_store_call *call)
 {
+    struct na_store_call **pp = &l->head;
+
     call->next = NULL;
-    if (l->tail)
-        l->tail->next = call;
+    if (l->tail && l->tail->arrived_ns <= call->arrived_ns)
+        pp = &l->tail->next;
     else
-        l->head = call;
-    l->tail = call;
+        while (*pp && (*pp)->arrived_ns <= call->arrived_ns)
+            pp = &(*pp)->next;
+    call->next = *pp;
+    *pp = call;
+    if (!call->next)
+        l->tail = call;
     l->waiting++;
 }
 
@@ -94,7 +104,6 @@ void na_pgpool_submit(struct na_pgpool *p, struct na_store_call *call)
 {
     struct lane *l = lane_for(p, call);
 
-    call->queued_ns = na_clock_ns();
     pthread_mutex_lock(&p->lock);
     if (p->shut) {
         pthread_mutex_unlock(&p->lock);
@@ -104,8 +113,8 @@ void na_pgpool_submit(struct na_pgpool *p, struct na_store_call *call)
     }
     push(l, call);
     pthread_cond_signal(&l->work);
-    if (l->waiting == 1)
-        pthread_cond_broadcast(&p->tick); /* the supervisor has a new deadline */
+    if (l->head == call)
+        pthread_cond_signal(&p->tick); /* the supervisor has a new first deadline */
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -136,28 +145,21 @@ static void note_connect(struct na_pgpool *p, bool ok, const char *err)
                 NA_LF_STR("error", err));
 }
 
-/* Sleeps up to `ms` unless stopping; returns false when stopping. */
+/*
+ * Sleeps `ms` unless stopping; returns false when stopping. The wait is
+ * the workers' own: submits signal other conditions, so traffic cannot cut
+ * a backoff short.
+ */
 static bool nap(struct na_pgpool *p, unsigned ms)
 {
     struct timespec ts = na_clock_timespec(na_clock_after_ms(ms));
 
     pthread_mutex_lock(&p->lock);
-    if (!atomic_load(&p->stop))
-        pthread_cond_timedwait(&p->tick, &p->lock, &ts);
+    while (!atomic_load(&p->stop) &&
+           pthread_cond_timedwait(&p->stopping, &p->lock, &ts) != ETIMEDOUT)
+        ; /* spurious wakeups go back to sleep */
     pthread_mutex_unlock(&p->lock);
     return !atomic_load(&p->stop);
-}
-
-/* Connects and readies a connection; NULL (with `err`) on failure. */
-static PGconn *open_conn(struct na_pgpool *p, char *err, size_t errlen)
-{
-    PGconn *conn = na_pg_connect(&p->cfg.pg, err, errlen);
-
-    if (conn && p->cfg.setup(conn, p->cfg.cls, err, errlen)) {
-        PQfinish(conn);
-        conn = NULL;
-    }
-    return conn;
 }
 
 static void *worker_main(void *arg)
@@ -165,8 +167,8 @@ static void *worker_main(void *arg)
     struct worker *w = arg;
     struct na_pgpool *p = w->pool;
     struct lane *l = w->lane;
-    unsigned backoff = BACKOFF_MIN_MS;
-    PGconn *conn = NULL;
+    unsigned backoff = p->cfg.backoff_min_ms;
+    void *conn = NULL;
     char err[256];
 
     while (!atomic_load(&p->stop)) {
@@ -174,16 +176,17 @@ static void *worker_main(void *arg)
         bool keep;
 
         if (!conn) {
-            conn = open_conn(p, err, sizeof(err));
+            err[0] = '\0';
+            conn = p->cfg.open(p->cfg.cls, &p->stop, err, sizeof(err));
             if (!conn) {
                 note_connect(p, false, err);
                 /* Jitter spreads the reconnects of many tasks and workers. */
                 if (!nap(p, backoff / 2 + (unsigned)rand_r(&w->seed) % (backoff / 2 + 1)))
                     break;
-                backoff = backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : backoff * 2;
+                backoff = backoff * 2 > p->cfg.backoff_max_ms ? p->cfg.backoff_max_ms : backoff * 2;
                 continue;
             }
-            backoff = BACKOFF_MIN_MS;
+            backoff = p->cfg.backoff_min_ms;
             pthread_mutex_lock(&p->lock);
             l->connected++;
             pthread_mutex_unlock(&p->lock);
@@ -207,13 +210,13 @@ static void *worker_main(void *arg)
             l->connected--;
         pthread_mutex_unlock(&p->lock);
         if (!keep) {
-            PQfinish(conn);
+            p->cfg.close(conn, p->cfg.cls);
             conn = NULL;
         }
         call->done(call);
     }
     if (conn) {
-        PQfinish(conn);
+        p->cfg.close(conn, p->cfg.cls);
         pthread_mutex_lock(&p->lock);
         l->connected--;
         pthread_mutex_unlock(&p->lock);
@@ -225,7 +228,7 @@ static void *worker_main(void *arg)
 static void expire(struct lane *l, uint64_t now, struct na_store_call **expired, uint64_t *next_due)
 {
     while (l->head) {
-        uint64_t due = l->head->queued_ns + (uint64_t)l->acquire_ms * 1000000u;
+        uint64_t due = l->head->arrived_ns + (uint64_t)l->acquire_ms * 1000000u;
 
         if (due > now) {
             if (due < *next_due)
@@ -292,12 +295,16 @@ struct na_pgpool *na_pgpool_start(const struct na_pgpool_config *cfg)
     if (!p)
         return NULL;
     p->cfg = *cfg;
+    if (!p->cfg.backoff_min_ms)
+        p->cfg.backoff_min_ms = NA_PGPOOL_BACKOFF_MIN_MS;
+    if (!p->cfg.backoff_max_ms)
+        p->cfg.backoff_max_ms = NA_PGPOOL_BACKOFF_MAX_MS;
     atomic_init(&p->stop, false);
-    p->cfg.pg.stop = &p->stop;
     p->items.acquire_ms = cfg->acquire_timeout_ms;
     p->health.acquire_ms = cfg->health_timeout_ms;
     pthread_mutex_init(&p->lock, NULL);
-    if (init_cond(&p->tick) || init_cond(&p->items.work) || init_cond(&p->health.work))
+    if (init_cond(&p->tick) || init_cond(&p->stopping) || init_cond(&p->items.work) ||
+        init_cond(&p->health.work))
         goto fail;
     p->nworkers = cfg->size + 1;
     p->workers = calloc(p->nworkers, sizeof(*p->workers));
@@ -348,6 +355,7 @@ void na_pgpool_shutdown(struct na_pgpool *p)
         queued = call;
     }
     pthread_cond_broadcast(&p->tick);
+    pthread_cond_broadcast(&p->stopping);
     pthread_cond_broadcast(&p->items.work);
     pthread_cond_broadcast(&p->health.work);
     pthread_mutex_unlock(&p->lock);
@@ -371,6 +379,7 @@ void na_pgpool_free(struct na_pgpool *p)
         na_pgpool_shutdown(p);
     free(p->workers);
     pthread_cond_destroy(&p->tick);
+    pthread_cond_destroy(&p->stopping);
     pthread_cond_destroy(&p->items.work);
     pthread_cond_destroy(&p->health.work);
     pthread_mutex_destroy(&p->lock);

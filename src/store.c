@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "na/clock.h"
+
 void na_store_submit(struct na_store *s, struct na_store_call *call)
 {
     call->rc = NA_STORE_OK;
@@ -13,6 +15,8 @@ void na_store_submit(struct na_store *s, struct na_store_call *call)
     call->latency_ms = 0;
     call->detail[0] = '\0';
     memset(&call->result, 0, sizeof(call->result));
+    if (!call->arrived_ns)
+        call->arrived_ns = na_clock_ns();
     s->ops->submit(s, call);
 }
 

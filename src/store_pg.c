@@ -19,6 +19,7 @@
 #include "na/item.h"
 #include "na/log.h"
 #include "na/migrate.h"
+#include "na/pg.h"
 #include "na/pgpool.h"
 #include "na/store.h"
 
@@ -47,9 +48,9 @@ static struct pg_store *from(struct na_store *s)
     return (struct pg_store *)s;
 }
 
-static int setup(PGconn *conn, void *cls, char *err, size_t errlen)
+/* Readies a new connection: the schema (once), then the prepared statements. */
+static int setup(struct pg_store *ps, PGconn *conn, char *err, size_t errlen)
 {
-    struct pg_store *ps = cls;
     unsigned timeout = ps->cfg->db_statement_timeout_ms + 1000;
     char sql[512];
 
@@ -79,6 +80,30 @@ static int setup(PGconn *conn, void *cls, char *err, size_t errlen)
         PQclear(res);
     }
     return 0;
+}
+
+static void *open_conn(void *cls, const atomic_bool *stop, char *err, size_t errlen)
+{
+    struct pg_store *ps = cls;
+    struct na_pg_options o = {
+        .conninfo = ps->cfg->database_url,
+        .connect_timeout_s = ps->cfg->db_connect_timeout_s,
+        .statement_timeout_ms = ps->cfg->db_statement_timeout_ms,
+        .stop = stop,
+    };
+    PGconn *conn = na_pg_connect(&o, err, errlen);
+
+    if (conn && setup(ps, conn, err, errlen)) {
+        PQfinish(conn);
+        conn = NULL;
+    }
+    return conn;
+}
+
+static void close_conn(void *conn, void *cls)
+{
+    (void)cls;
+    PQfinish(conn);
 }
 
 /* Reads row `i` of an id, name, price result. */
@@ -124,9 +149,10 @@ bad_row:
     snprintf(call->detail, sizeof(call->detail), "database returned an item out of range");
 }
 
-static bool run(PGconn *conn, struct na_store_call *call, void *cls)
+static bool run(void *handle, struct na_store_call *call, void *cls)
 {
     struct pg_store *ps = cls;
+    PGconn *conn = handle;
     char id[24], a[32], b[32], price[32];
     const char *params[3];
     const char *stmt = NULL, *sql = NULL;
@@ -247,14 +273,12 @@ struct na_store *na_store_pg_new(const struct na_config *cfg)
 {
     struct pg_store *ps = calloc(1, sizeof(*ps));
     struct na_pgpool_config pc = {
-        .pg = {.conninfo = cfg->database_url,
-               .connect_timeout_s = cfg->db_connect_timeout_s,
-               .statement_timeout_ms = cfg->db_statement_timeout_ms},
         .size = cfg->db_pool_size,
         .acquire_timeout_ms = cfg->db_acquire_timeout_ms,
         .health_timeout_ms = cfg->db_health_timeout_ms,
-        .setup = setup,
+        .open = open_conn,
         .run = run,
+        .close = close_conn,
     };
 
     if (!ps)

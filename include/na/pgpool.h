@@ -1,17 +1,26 @@
 /*
- * pgpool: PostgreSQL connections, each owned by a worker thread.
+ * pgpool: database connections, each owned by a worker thread.
  *
  * Store calls queue in FIFO order and are run by whichever worker is free
  * and connected, so the HTTP threads never wait on the database. A call
- * that finds no worker within the acquire timeout is finished as
- * unavailable (503) by a supervisor thread: waiting is always bounded, even
- * while the database is down. Workers that lose their connection reconnect
- * in the background with exponential backoff (100 ms to 5 s); a worker that
- * is not connected takes no calls.
+ * that finds no worker within the acquire timeout, counted from its
+ * arrival (call->arrived_ns), is finished as unavailable (503) by a
+ * supervisor thread: waiting is always bounded, even while the database is
+ * down. Workers that lose their connection reconnect in the background with
+ * exponential backoff and jitter (100 ms to 5 s by default), napping on a
+ * wait of their own that only the shutdown breaks: traffic never wakes
+ * them early, so a dead database sees about one attempt per worker per
+ * backoff step however busy the service is. A worker that is not connected
+ * takes no calls.
  *
  * PING calls (the deep health check) have a lane of their own, one worker
  * and one connection, so a saturated pool still gets a true answer about
  * the database, within the ping's own deadline.
+ *
+ * The pool knows nothing of libpq: connections are opaque handles made,
+ * used and closed by the caller's callbacks (store_pg.c gives libpq's; the
+ * unit tests give fakes that count attempts). Callbacks run on the
+ * worker threads.
  *
  * The pool logs only transitions: "database unavailable" at the first
  * failed connection attempt, "database connected" when one succeeds again.
@@ -19,24 +28,29 @@
 #ifndef NA_PGPOOL_H
 #define NA_PGPOOL_H
 
-#include <libpq-fe.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
-#include "na/pg.h"
 #include "na/store.h"
 
+#define NA_PGPOOL_BACKOFF_MIN_MS 100u
+#define NA_PGPOOL_BACKOFF_MAX_MS 5000u
+
 struct na_pgpool_config {
-    struct na_pg_options pg; /* `stop` is the pool's own */
-    unsigned size;           /* workers for item calls */
+    unsigned size; /* workers for item calls */
     unsigned acquire_timeout_ms;
     unsigned health_timeout_ms;
+    unsigned backoff_min_ms, backoff_max_ms; /* 0: the defaults above */
     /*
-     * Readies a new connection (schema, prepared statements). Returns 0, or
-     * -1 with `err`: the connection is dropped and retried later.
+     * Opens a connection ready for calls (connected, schema checked,
+     * statements prepared). Returns the handle, or NULL with `err` (never
+     * a secret): the worker naps and tries again. `stop` turns true when
+     * the pool shuts down; an attempt in progress should give up then.
      */
-    int (*setup)(PGconn *conn, void *cls, char *err, size_t errlen);
-    /* Runs a call; returns false when the connection must be dropped. */
-    bool (*run)(PGconn *conn, struct na_store_call *call, void *cls);
+    void *(*open)(void *cls, const atomic_bool *stop, char *err, size_t errlen);
+    /* Runs a call on `conn`; returns false when the connection must be closed. */
+    bool (*run)(void *conn, struct na_store_call *call, void *cls);
+    void (*close)(void *conn, void *cls);
     void *cls;
 };
 
@@ -45,7 +59,7 @@ struct na_pgpool;
 /* Starts the threads; connecting happens in them. NULL if out of memory or threads. */
 struct na_pgpool *na_pgpool_start(const struct na_pgpool_config *cfg);
 
-/* Queues `call`; its done() runs on a pool thread (inline once stopped). */
+/* Queues `call`; its done() runs on a pool thread (inline once stopped). Any thread. */
 void na_pgpool_submit(struct na_pgpool *p, struct na_store_call *call);
 
 struct na_pgpool_stats {

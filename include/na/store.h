@@ -54,6 +54,11 @@ struct na_store_call {
     size_t limit, offset;
     struct na_item item;
     unsigned deadline_ms; /* PING: its own deadline; 0: the store's */
+    /*
+     * na_clock_ns() when the work arrived: a blocking store bounds the wait
+     * for a connection from it. 0: na_store_submit() sets it to now.
+     */
+    uint64_t arrived_ns;
 
     /* Output, valid in done(). */
     enum na_store_rc rc;
@@ -68,7 +73,6 @@ struct na_store_call {
     void *cls;
 
     /* The store's own. */
-    uint64_t queued_ns;
     struct na_store_call *next;
 };
 
@@ -111,7 +115,10 @@ struct na_config;
  */
 struct na_store *na_store_pg_new(const struct na_config *cfg);
 
-/* Submits `call`; call->done runs exactly once. Clears the output fields first. */
+/*
+ * Submits `call`; call->done runs exactly once. Clears the output fields
+ * first, and stamps arrived_ns when it is 0.
+ */
 void na_store_submit(struct na_store *s, struct na_store_call *call);
 
 static inline void na_store_health(struct na_store *s, struct na_store_health *out)

@@ -31,6 +31,74 @@ def wait_for(pred, timeout=20.0, step=0.1):
     return False
 
 
+class DeadDatabase:
+    """A listener standing in for a database that accepts and hangs up at once: every
+    TCP connect the service makes is counted, with its time."""
+
+    def __init__(self):
+        import socket
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.connects = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connects.append(time.monotonic())
+            conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def attempts_bound(seconds, first_ms=100, cap_ms=5000):
+    """Most connection attempts one worker can make in `seconds` with exponential backoff
+    from `first_ms` to `cap_ms`, each nap at least half its step (the jitter's floor)."""
+    n, t, step = 1, 0.0, first_ms
+    while True:
+        t += step / 2 / 1000
+        if t > seconds:
+            return n
+        n += 1
+        step = min(step * 2, cap_ms)
+
+
+class ReconnectTest(unittest.TestCase):
+    def test_backoff_holds_under_steady_traffic(self):
+        """While the database is down, traffic does not wake the reconnecting workers: about
+        pool size connects per backoff step, not one per worker per request."""
+        dead = DeadDatabase()
+        pool = 4
+        url = (f"postgresql://app:pw@127.0.0.1:{dead.port}/nodeapi"
+               "?sslmode=disable&gssencmode=disable")
+        srv = Server({"DATABASE_URL": url, "DB_POOL_SIZE": str(pool),
+                      "DB_ACQUIRE_TIMEOUT_MS": "50", "ACCESS_LOG": "off"})
+        try:
+            t0 = time.monotonic()
+            statuses = []
+            while time.monotonic() - t0 < 6:
+                statuses.append(srv.get("/api/items").status)
+                time.sleep(0.01)
+            elapsed = time.monotonic() - t0
+        finally:
+            srv.stop()
+            dead.close()
+        self.assertEqual(set(statuses), {503})
+        self.assertGreater(len(statuses), 50)  # steady traffic, all through the outage
+        # The pool's workers plus the health check's own connection.
+        bound = (pool + 1) * attempts_bound(elapsed + 1)
+        self.assertLessEqual(len(dead.connects), bound,
+                             f"{len(dead.connects)} connects in {elapsed:.1f} s")
+        self.assertGreaterEqual(len(dead.connects), pool + 1)  # they did try
+
+
 class FaultsTest(unittest.TestCase):
     def test_down_at_start_then_recovers(self):
         PG.stop()

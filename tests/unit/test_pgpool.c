@@ -1,0 +1,384 @@
+/*
+ * Unit tests for pgpool, over fake connections whose opening can fail and
+ * whose calls can be held: queueing in arrival order, the acquire timeout
+ * counted from arrival, backoff that traffic cannot cut short, recovery,
+ * and the shutdown.
+ */
+#include "unit.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "na/clock.h"
+#include "na/pgpool.h"
+
+struct fake {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int fail_opens; /* attempts to fail before one succeeds; -1: all */
+    unsigned opens, closes, live;
+    bool hold;     /* calls wait for release() */
+    unsigned held; /* calls waiting so */
+};
+
+static struct fake f;
+
+static void fake_reset(int fail_opens, bool hold)
+{
+    pthread_mutex_init(&f.lock, NULL);
+    pthread_cond_init(&f.changed, NULL);
+    f.fail_opens = fail_opens;
+    f.opens = f.closes = f.live = f.held = 0;
+    f.hold = hold;
+}
+
+static void *fake_open(void *cls, const atomic_bool *stop, char *err, size_t errlen)
+{
+    void *conn = NULL;
+
+    (void)cls;
+    (void)stop;
+    pthread_mutex_lock(&f.lock);
+    f.opens++;
+    if (f.fail_opens != 0) {
+        if (f.fail_opens > 0)
+            f.fail_opens--;
+        snprintf(err, errlen, "refused");
+    } else {
+        f.live++;
+        conn = &f;
+    }
+    pthread_cond_broadcast(&f.changed);
+    pthread_mutex_unlock(&f.lock);
+    return conn;
+}
+
+static bool fake_run(void *conn, struct na_store_call *call, void *cls)
+{
+    (void)conn;
+    (void)cls;
+    pthread_mutex_lock(&f.lock);
+    f.held++;
+    pthread_cond_broadcast(&f.changed);
+    while (f.hold)
+        pthread_cond_wait(&f.changed, &f.lock);
+    f.held--;
+    pthread_mutex_unlock(&f.lock);
+    call->rc = NA_STORE_OK;
+    return true;
+}
+
+static void fake_close(void *conn, void *cls)
+{
+    (void)conn;
+    (void)cls;
+    pthread_mutex_lock(&f.lock);
+    f.closes++;
+    f.live--;
+    pthread_mutex_unlock(&f.lock);
+}
+
+static void release(void)
+{
+    pthread_mutex_lock(&f.lock);
+    f.hold = false;
+    pthread_cond_broadcast(&f.changed);
+    pthread_mutex_unlock(&f.lock);
+}
+
+/* Waits until `pred` holds (checked under the fake's lock), at most 5 s. */
+static void wait_until(bool (*pred)(void *), void *arg)
+{
+    uint64_t deadline = na_clock_after_ms(5000);
+
+    pthread_mutex_lock(&f.lock);
+    while (!pred(arg)) {
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 10000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&f.changed, &f.lock, &ts);
+        if (na_clock_ns() > deadline)
+            fail_msg("condition not reached in 5 s");
+    }
+    pthread_mutex_unlock(&f.lock);
+}
+
+/* Calls that record when and how they finished. */
+struct probe {
+    struct na_store_call call;
+    int order; /* 1-based finishing order; 0: not yet */
+    uint64_t done_ns;
+};
+
+static pthread_mutex_t done_lock = PTHREAD_MUTEX_INITIALIZER;
+static int finished;
+
+static void probe_done(struct na_store_call *call)
+{
+    struct probe *p = call->cls;
+
+    pthread_mutex_lock(&done_lock);
+    p->order = ++finished;
+    p->done_ns = na_clock_ns();
+    pthread_mutex_unlock(&done_lock);
+}
+
+static void probe_init(struct probe *p, uint64_t arrived_ns)
+{
+    memset(p, 0, sizeof(*p));
+    p->call.op = NA_STORE_GET;
+    p->call.arrived_ns = arrived_ns;
+    p->call.done = probe_done;
+    p->call.cls = p;
+}
+
+static int order_of(struct probe *p)
+{
+    int o;
+
+    pthread_mutex_lock(&done_lock);
+    o = p->order;
+    pthread_mutex_unlock(&done_lock);
+    return o;
+}
+
+static struct na_pgpool *start(unsigned size, unsigned acquire_ms)
+{
+    struct na_pgpool_config c = {
+        .size = size,
+        .acquire_timeout_ms = acquire_ms,
+        .health_timeout_ms = 1000,
+        .backoff_min_ms = 20,
+        .backoff_max_ms = 160,
+        .open = fake_open,
+        .run = fake_run,
+        .close = fake_close,
+    };
+    struct na_pgpool *p = na_pgpool_start(&c);
+
+    assert_non_null(p);
+    finished = 0;
+    return p;
+}
+
+static bool all_connected(void *arg)
+{
+    return f.live == *(unsigned *)arg;
+}
+
+static bool held_is(void *arg)
+{
+    return f.held == *(unsigned *)arg;
+}
+
+static void submit(struct na_pgpool *p, struct probe *pr)
+{
+    /* As na_store_submit() does. */
+    if (!pr->call.arrived_ns)
+        pr->call.arrived_ns = na_clock_ns();
+    na_pgpool_submit(p, &pr->call);
+}
+
+static void test_queue_in_arrival_order(void **state)
+{
+    struct probe a, b, c, d;
+    struct na_pgpool_stats st;
+    unsigned two = 2, one = 1;
+    struct na_pgpool *p;
+
+    (void)state;
+    fake_reset(0, true);
+    p = start(1, 5000);
+    wait_until(all_connected, &two); /* the item worker and the health worker */
+    probe_init(&a, 0);
+    submit(p, &a);
+    wait_until(held_is, &one);
+    probe_init(&b, 0);
+    probe_init(&c, 0);
+    submit(p, &b);
+    submit(p, &c);
+    /* Arrived before c and b, submitted after them (a coalesced batch): it goes first. */
+    probe_init(&d, b.call.arrived_ns - 1000);
+    submit(p, &d);
+    na_pgpool_stats(p, &st);
+    assert_int_equal(st.size, 1);
+    assert_int_equal(st.connected, 1);
+    assert_int_equal(st.busy, 1);
+    assert_int_equal(st.waiting, 3);
+    release();
+    while (order_of(&a) == 0 || order_of(&b) == 0 || order_of(&c) == 0 || order_of(&d) == 0)
+        sched_yield();
+    assert_int_equal(order_of(&a), 1);
+    assert_int_equal(order_of(&d), 2);
+    assert_int_equal(order_of(&b), 3);
+    assert_int_equal(order_of(&c), 4);
+    assert_int_equal(a.call.rc, NA_STORE_OK);
+    na_pgpool_free(p);
+    assert_int_equal(f.opens, f.closes);
+}
+
+static void test_acquire_timeout_counts_from_arrival(void **state)
+{
+    struct probe a, b;
+    unsigned two = 2, one = 1;
+    struct na_pgpool *p;
+    uint64_t t0;
+
+    (void)state;
+    fake_reset(0, true);
+    p = start(1, 300);
+    wait_until(all_connected, &two);
+    probe_init(&a, 0);
+    submit(p, &a);
+    wait_until(held_is, &one);
+    t0 = na_clock_ns();
+    /* It arrived 200 ms ago: 100 ms of its 300 are left. */
+    probe_init(&b, t0 - 200 * 1000000ull);
+    submit(p, &b);
+    while (!order_of(&b))
+        sched_yield();
+    assert_int_equal(b.call.rc, NA_STORE_UNAVAILABLE);
+    assert_non_null(strstr(b.call.detail, "no database connection free in time"));
+    /* Expired at its arrival + 300 ms, not at its submission + 300 ms. */
+    assert_true(b.done_ns - b.call.arrived_ns >= 300 * 1000000ull);
+    assert_true(b.done_ns - t0 < 250 * 1000000ull);
+    release();
+    na_pgpool_free(p);
+}
+
+static void test_backoff_is_not_cut_short_by_traffic(void **state)
+{
+    static struct probe calls[300];
+    struct na_pgpool *p;
+    uint64_t t0;
+    unsigned opens;
+
+    (void)state;
+    fake_reset(-1, false);
+    p = start(2, 5);
+    t0 = na_clock_ns();
+    /* A call every 2 ms for 600 ms, while no connection can be opened. */
+    for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+        struct timespec ts = {.tv_nsec = 2000000};
+
+        probe_init(&calls[i], 0);
+        submit(p, &calls[i]);
+        nanosleep(&ts, NULL);
+    }
+    pthread_mutex_lock(&f.lock);
+    opens = f.opens;
+    pthread_mutex_unlock(&f.lock);
+    while (order_of(&calls[sizeof(calls) / sizeof(calls[0]) - 1]) == 0)
+        sched_yield(); /* the last ones expire too */
+    na_pgpool_free(p);
+    /*
+     * Naps of 20, 40, 80, then 160 ms, each at least half its length: in
+     * 0.6 s (and the time the loop overran) one worker makes at most
+     * 1 + the naps that fit. Three workers: two for items, one for pings.
+     */
+    {
+        double secs = (double)(na_clock_ns() - t0) / 1e9;
+        unsigned per_worker = 1, step = 20;
+        double t = 0;
+
+        while ((t += step / 2000.0) <= secs) {
+            per_worker++;
+            step = step * 2 > 160 ? 160 : step * 2;
+        }
+        if (opens > 3 * per_worker)
+            fail_msg("%u connection attempts in %.2f s; at most %u expected", opens, secs,
+                     3 * per_worker);
+    }
+    assert_true(opens >= 3);
+    for (size_t i = 0; i < sizeof(calls) / sizeof(calls[0]); i++) {
+        assert_int_equal(calls[i].call.rc, NA_STORE_UNAVAILABLE);
+        assert_non_null(strstr(calls[i].call.detail, "unavailable"));
+    }
+}
+
+static void test_recovers_when_the_database_returns(void **state)
+{
+    struct probe a;
+    unsigned two = 2;
+    struct na_pgpool *p;
+
+    (void)state;
+    fake_reset(4, false);
+    p = start(1, 5000);
+    wait_until(all_connected, &two);
+    assert_true(f.opens >= 6);
+    probe_init(&a, 0);
+    submit(p, &a);
+    while (!order_of(&a))
+        sched_yield();
+    assert_int_equal(a.call.rc, NA_STORE_OK);
+    na_pgpool_free(p);
+}
+
+struct shutdown_arg {
+    struct na_pgpool *p;
+};
+
+static void *run_shutdown(void *arg)
+{
+    na_pgpool_shutdown(((struct shutdown_arg *)arg)->p);
+    return NULL;
+}
+
+static void test_shutdown(void **state)
+{
+    struct probe a, b, c, late;
+    unsigned two = 2, one = 1;
+    struct shutdown_arg arg;
+    pthread_t t;
+
+    (void)state;
+    fake_reset(0, true);
+    arg.p = start(1, 5000);
+    wait_until(all_connected, &two);
+    probe_init(&a, 0);
+    submit(arg.p, &a);
+    wait_until(held_is, &one);
+    probe_init(&b, 0);
+    probe_init(&c, 0);
+    submit(arg.p, &b);
+    submit(arg.p, &c);
+    assert_int_equal(pthread_create(&t, NULL, run_shutdown, &arg), 0);
+    /* Queued calls finish at once as unavailable; the running one goes on. */
+    while (!order_of(&b) || !order_of(&c))
+        sched_yield();
+    assert_int_equal(order_of(&a), 0);
+    assert_int_equal(b.call.rc, NA_STORE_UNAVAILABLE);
+    assert_string_equal(c.call.detail, "server shutting down");
+    release();
+    pthread_join(t, NULL);
+    assert_int_equal(a.call.rc, NA_STORE_OK);
+    assert_int_equal(f.live, 0);
+    /* After the shutdown, calls finish inline. */
+    probe_init(&late, 0);
+    submit(arg.p, &late);
+    assert_int_equal(order_of(&late), 4);
+    assert_int_equal(late.call.rc, NA_STORE_UNAVAILABLE);
+    na_pgpool_free(arg.p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_queue_in_arrival_order),
+        cmocka_unit_test(test_acquire_timeout_counts_from_arrival),
+        cmocka_unit_test(test_backoff_is_not_cut_short_by_traffic),
+        cmocka_unit_test(test_recovers_when_the_database_returns),
+        cmocka_unit_test(test_shutdown),
+    };
+
+    return RUN(tests);
+}
