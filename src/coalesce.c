@@ -5,8 +5,11 @@
 #include "na/coalesce.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "na/clock.h"
 
 struct coalesce;
 struct entry;
@@ -32,6 +35,7 @@ struct entry {
 struct coalesce {
     struct na_store base;
     struct na_store *inner;
+    uint64_t acquire_ns;
     pthread_mutex_t lock;
     struct entry *entries; /* few at a time: one per hot key */
 };
@@ -62,6 +66,7 @@ static struct batch *batch_new(struct coalesce *c, struct entry *e, struct na_st
     b->leader.limit = first->limit;
     b->leader.offset = first->offset;
     b->leader.deadline_ms = first->deadline_ms;
+    b->leader.arrived_ns = first->arrived_ns;
     b->leader.done = leader_done;
     b->leader.cls = b;
     first->next = NULL;
@@ -107,19 +112,68 @@ static void fan_out(struct batch *b)
 }
 
 /*
+ * Takes off the head of the batch the members that waited for the running
+ * query longer than they may wait for a connection (members join in order
+ * of arrival). Returns them as a list; the leader then carries the
+ * earliest arrival left, from which the inner store bounds its own wait.
+ * Called with the lock held.
+ */
+static struct na_store_call *take_expired(struct coalesce *c, struct batch *b, uint64_t now)
+{
+    struct na_store_call *expired = NULL, **tail = &expired;
+
+    while (b->members && b->members->arrived_ns + c->acquire_ns <= now) {
+        struct na_store_call *m = b->members;
+
+        b->members = m->next;
+        m->next = NULL;
+        *tail = m;
+        tail = &m->next;
+    }
+    if (!b->members)
+        b->tail = &b->members;
+    else
+        b->leader.arrived_ns = b->members->arrived_ns;
+    return expired;
+}
+
+static void fail_expired(struct na_store_call *list)
+{
+    while (list) {
+        struct na_store_call *next = list->next;
+
+        list->next = NULL;
+        list->rc = NA_STORE_UNAVAILABLE;
+        snprintf(list->detail, sizeof(list->detail),
+                 "no database connection free in time, retry later");
+        list->done(list);
+        list = next;
+    }
+}
+
+/*
  * The running query of a key ended: its members get the answer, and the
  * batch that waited (if any) starts, a query that began after all of them
- * arrived.
+ * arrived. Its members' deadlines run from their own arrival: those whose
+ * acquire timeout passed while the running query ran get 503 now.
  */
 static void leader_done(struct na_store_call *leader)
 {
     struct batch *b = leader->cls, *next;
     struct coalesce *c = b->owner;
     struct entry *e = b->entry;
+    struct na_store_call *expired = NULL;
 
     pthread_mutex_lock(&c->lock);
     next = e->waiting;
     e->waiting = NULL;
+    if (next) {
+        expired = take_expired(c, next, na_clock_ns());
+        if (!next->members) {
+            free(next);
+            next = NULL;
+        }
+    }
     e->running = next;
     if (!next) {
         struct entry **pp = &c->entries;
@@ -131,6 +185,7 @@ static void leader_done(struct na_store_call *leader)
     pthread_mutex_unlock(&c->lock);
     fan_out(b);
     free(b);
+    fail_expired(expired);
     if (next)
         na_store_submit(c->inner, &next->leader);
     else
@@ -216,13 +271,14 @@ static const struct na_store_ops coalesce_ops = {
     .free = co_free,
 };
 
-struct na_store *na_coalesce_new(struct na_store *inner)
+struct na_store *na_coalesce_new(struct na_store *inner, unsigned acquire_timeout_ms)
 {
     struct coalesce *c = calloc(1, sizeof(*c));
 
     if (!c)
         return NULL;
     c->inner = inner;
+    c->acquire_ns = (uint64_t)acquire_timeout_ms * 1000000u;
     pthread_mutex_init(&c->lock, NULL);
     c->base.ops = &coalesce_ops;
     c->base.backend = inner->backend;

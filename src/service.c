@@ -172,7 +172,7 @@ static struct na_store *open_database(const struct na_config *cfg)
 
     if (!pg)
         return NULL;
-    store = na_coalesce_new(pg);
+    store = na_coalesce_new(pg, cfg->db_acquire_timeout_ms);
     if (!store)
         na_store_free(pg);
     return store;

@@ -9,6 +9,13 @@
  * a client that wrote and then reads sees its write, as without the
  * wrapper. Under load on a hot key, the database does one query per query
  * time instead of one per request.
+ *
+ * Waiting in a batch counts as waiting for a connection: a read's acquire
+ * timeout runs from its own arrival (call->arrived_ns), whatever batch it
+ * is in. A waiting batch's members whose timeout passed while the query
+ * before them ran get 503 when it ends; the rest start with the earliest
+ * arrival among them, so the inner store bounds every member's wait from
+ * no later than its arrival.
  */
 #ifndef NA_COALESCE_H
 #define NA_COALESCE_H
@@ -16,9 +23,10 @@
 #include "na/store.h"
 
 /*
- * Wraps `inner` (taking ownership: freeing the wrapper frees it). Returns
- * NULL if out of memory, leaving `inner` to the caller.
+ * Wraps `inner` (taking ownership: freeing the wrapper frees it), whose
+ * calls may wait `acquire_timeout_ms` for a connection. Returns NULL if out
+ * of memory, leaving `inner` to the caller.
  */
-struct na_store *na_coalesce_new(struct na_store *inner);
+struct na_store *na_coalesce_new(struct na_store *inner, unsigned acquire_timeout_ms);
 
 #endif

@@ -215,6 +215,47 @@ class FaultsTest(unittest.TestCase):
         self.assertTrue(wait_for(lambda: srv.get("/api/items").status == 200))
         srv.stop()
 
+    def test_coalesced_read_is_bounded_from_its_arrival(self):
+        """A read that joins the batch waiting behind a stuck query still gets its answer
+        within acquire + statement + 1 s of its own arrival, not after two queries' time."""
+        acquire_ms, statement_ms = 500, 3000
+        srv = Server({"DATABASE_URL": PG.url, "DB_POOL_SIZE": "2", "ACCESS_LOG": "off",
+                      "DB_STATEMENT_TIMEOUT_MS": str(statement_ms),
+                      "DB_ACQUIRE_TIMEOUT_MS": str(acquire_ms)})
+        srv.wait_log(lambda l: l["message"] == "database connected")
+        locker = PG.psql_background(
+            "BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(12); COMMIT;")
+        try:
+            self.assertTrue(wait_for(lambda: PG.psql(
+                "SELECT count(*) FROM pg_locks WHERE relation = 'items'::regclass"
+                " AND mode = 'AccessExclusiveLock' AND granted") == [["1"]]))
+            answers = {}
+
+            def read(name):
+                t0 = time.monotonic()
+                r = srv.get("/api/items?limit=7")
+                answers[name] = (r, time.monotonic() - t0)
+
+            first = threading.Thread(target=read, args=("first",))
+            first.start()
+            time.sleep(0.3)  # the first read's query is running, stuck behind the lock
+            second = threading.Thread(target=read, args=("second",))
+            second.start()
+            first.join(20)
+            second.join(20)
+            self.assertIsNone(locker.poll(), "the lock ended before the reads: inconclusive")
+        finally:
+            PG.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE query LIKE '%pg_sleep(12)%' AND pid <> pg_backend_pid()")
+            locker.wait(30)
+        bound = (acquire_ms + statement_ms + 1000) / 1000
+        for name in ("first", "second"):
+            r, took = answers[name]
+            self.assertEqual(r.status, 503, (name, r))
+            self.assertEqual(r.header("Retry-After"), "1")
+            self.assertLess(took, bound, f"{name} read answered after {took:.1f} s")
+        srv.stop()
+
     def test_secrets_stay_out_of_logs_and_answers(self):
         srv = Server({"DATABASE_URL": PG.url, "API_KEY": KEY, "DB_ACQUIRE_TIMEOUT_MS": "300"})
         srv.wait_log(lambda l: l["message"] == "database connected")

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "na/clock.h"
 #include "na/coalesce.h"
 
 /* A blocking store the test drives by hand: calls wait until finish_next(). */
@@ -91,7 +92,7 @@ static struct na_store *setup_store(void)
     fake_store.base.backend = "fake";
     fake_store.base.blocking = true;
     done_count = 0;
-    return na_coalesce_new(&fake_store.base);
+    return na_coalesce_new(&fake_store.base, 1000);
 }
 
 static void test_reads_share_a_later_query(void **state)
@@ -197,12 +198,58 @@ static void test_errors_reach_every_member(void **state)
     na_store_free(s);
 }
 
+/* Waiting in a batch counts toward a read's acquire timeout, from its own arrival. */
+static void test_waiting_counts_from_arrival(void **state)
+{
+    struct na_store *s = setup_store();
+    struct na_store_call a, b, c, d, e;
+    uint64_t now = na_clock_ns();
+
+    (void)state;
+    list_call(&a, 100);
+    na_store_submit(s, &a);
+    list_call(&b, 100);
+    b.arrived_ns = now - 1500 * 1000000ull; /* its 1 s ran out while a's query ran */
+    list_call(&c, 100);
+    na_store_submit(s, &b);
+    na_store_submit(s, &c);
+    assert_int_equal(a.arrived_ns, fake_store.queue[0]->arrived_ns); /* the leader's */
+    finish_next(2, 1);
+    assert_int_equal(done_count, 2); /* a answered, b refused */
+    assert_int_equal(b.rc, NA_STORE_UNAVAILABLE);
+    assert_non_null(strstr(b.detail, "no database connection free in time"));
+    assert_null(b.items);
+    assert_int_equal(fake_store.submitted, 2);
+    /* c's query starts with c's arrival, its members' earliest. */
+    assert_int_equal(fake_store.queue[0]->arrived_ns, c.arrived_ns);
+    finish_next(1, 5);
+    assert_int_equal(c.rc, NA_STORE_OK);
+    assert_int_equal(c.count, 1);
+
+    /* When every waiting member ran out, no query runs for them. */
+    list_call(&d, 100);
+    na_store_submit(s, &d);
+    list_call(&e, 100);
+    e.arrived_ns = now - 2000 * 1000000ull;
+    na_store_submit(s, &e);
+    finish_next(1, 1);
+    assert_int_equal(e.rc, NA_STORE_UNAVAILABLE);
+    assert_int_equal(fake_store.submitted, 3);
+    assert_int_equal(fake_store.queued, 0);
+    assert_int_equal(done_count, 5);
+    free(a.items);
+    free(c.items);
+    free(d.items);
+    na_store_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reads_share_a_later_query),
         cmocka_unit_test(test_other_keys_and_writes_pass_through),
         cmocka_unit_test(test_errors_reach_every_member),
+        cmocka_unit_test(test_waiting_counts_from_arrival),
     };
 
     return RUN(tests);
