@@ -7,10 +7,15 @@
 #include "na/clock.h"
 #include "na/log.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "na/resolve.h"
 
 /*
  * Waits for `events` on the connection's socket, until the deadline but at
@@ -58,27 +63,164 @@ static void on_notice(void *arg, const char *message)
     na_logf(NA_LOG_DEBUG, "database notice", NA_LF_STR("notice", text));
 }
 
+/* The value of `key` among parsed conninfo options; NULL when unset or empty. */
+static const char *option(const PQconninfoOption *opts, const char *key)
+{
+    for (; opts && opts->keyword; opts++) {
+        if (!strcmp(opts->keyword, key))
+            return opts->val && *opts->val ? opts->val : NULL;
+    }
+    return NULL;
+}
+
+/* Appends `item` to a comma-separated list; false when it does not fit. */
+static bool list_add(char *list, size_t cap, const char *item, bool first)
+{
+    size_t len = strlen(list);
+    int n = snprintf(list + len, cap - len, "%s%s", first ? "" : ",", item);
+
+    return n >= 0 && (size_t)n < cap - len;
+}
+
+/* Item `i` of a comma-separated list into `out` ("" past its end). Returns the item count. */
+static size_t list_item(const char *list, size_t i, char *out, size_t cap)
+{
+    size_t count = 0;
+
+    out[0] = '\0';
+    if (!list)
+        return 0;
+    for (const char *p = list;; count++) {
+        size_t len = strcspn(p, ",");
+
+        if (count == i)
+            snprintf(out, cap, "%.*s", (int)len, p);
+        if (!p[len])
+            return count + 1;
+        p += len + 1;
+    }
+}
+
+static bool is_numeric(const char *host)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+
+    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/*
+ * The hosts libpq would look up itself, resolved here within the connect
+ * deadline: host=db.example.com becomes host=db.example.com,db.example.com
+ * and hostaddr=10.0.0.5,10.0.0.6 (one entry per address, in the resolver's
+ * order, as libpq would try them; host still names the server for TLS and
+ * the password file). Sockets and numeric addresses pass as they are, and
+ * a URL with its own hostaddr is left to libpq.
+ */
+struct host_plan {
+    bool resolved; /* false: nothing to resolve, libpq goes by the URL */
+    char host[2048], hostaddr[1024], port[512];
+};
+
+static int plan_hosts(const PQconninfoOption *opts, uint64_t deadline, const atomic_bool *stop,
+                      struct host_plan *out, char *err, size_t errlen)
+{
+    const char *hosts = option(opts, "host"), *ports = option(opts, "port");
+    size_t nhosts, nports, entries = 0;
+    char h[256], port[16];
+    bool names = false;
+
+    out->resolved = false;
+    out->host[0] = out->hostaddr[0] = out->port[0] = '\0';
+    if (!hosts || option(opts, "hostaddr"))
+        return 0;
+    nhosts = list_item(hosts, 0, h, sizeof(h));
+    nports = list_item(ports, 0, port, sizeof(port));
+    for (size_t i = 0; i < nhosts; i++) {
+        list_item(hosts, i, h, sizeof(h));
+        names = names || (h[0] && h[0] != '/' && h[0] != '@' && !is_numeric(h));
+    }
+    if (!names || (nports > 1 && nports != nhosts))
+        return 0; /* libpq resolves nothing, or refuses the URL itself */
+    err[0] = '\0';
+    for (size_t i = 0; i < nhosts; i++) {
+        char addrs[NA_RESOLVE_MAX][NA_RESOLVE_ADDR_MAX], why[128];
+        uint64_t now = na_clock_ns();
+        size_t n = 1;
+
+        list_item(hosts, i, h, sizeof(h));
+        list_item(ports, nports > 1 ? i : 0, port, sizeof(port));
+        if (!h[0] || h[0] == '/' || h[0] == '@' || is_numeric(h)) {
+            addrs[0][0] = '\0'; /* a socket, or an address: libpq's as it is */
+        } else if (na_resolve(h, now < deadline ? (unsigned)((deadline - now) / 1000000) : 0, stop,
+                              NULL, addrs, &n, why, sizeof(why))) {
+            /* As libpq does, a host that cannot be resolved is skipped for the next. */
+            if (!err[0])
+                snprintf(err, errlen, "could not translate host name \"%.200s\" to address: %s", h,
+                         why);
+            continue;
+        }
+        for (size_t k = 0; k < n; k++) {
+            if (!list_add(out->host, sizeof(out->host), h, !entries) ||
+                !list_add(out->hostaddr, sizeof(out->hostaddr), addrs[k], !entries) ||
+                !list_add(out->port, sizeof(out->port), port, !entries)) {
+                snprintf(err, errlen, "too many database host addresses");
+                return -1;
+            }
+            entries++;
+        }
+    }
+    if (!entries)
+        return -1;
+    out->resolved = true;
+    return 0;
+}
+
 PGconn *na_pg_connect(const struct na_pg_options *o, char *err, size_t errlen)
 {
-    char timeout[16], options[64];
-    const char *keys[] = {"dbname",
-                          "connect_timeout",
-                          "fallback_application_name",
-                          "options",
-                          "client_encoding",
-                          "keepalives",
-                          "keepalives_idle",
-                          "keepalives_interval",
-                          "keepalives_count",
-                          NULL};
-    const char *vals[] = {o->conninfo, timeout, "node-api", options, "UTF8",
-                          "1",         "30",    "10",       "3",     NULL};
+    char timeout[16], options[1024];
+    const char *keys[16] = {"dbname",          "connect_timeout",     "fallback_application_name",
+                            "options",         "client_encoding",     "keepalives",
+                            "keepalives_idle", "keepalives_interval", "keepalives_count"};
+    const char *vals[16] = {o->conninfo, timeout, "node-api", options, "UTF8",
+                            "1",         "30",    "10",       "3"};
+    size_t nkeys = 9;
     uint64_t deadline = na_clock_after_ms(o->connect_timeout_s * 1000u);
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
-    PGconn *conn;
+    PQconninfoOption *opts = PQconninfoParse(o->conninfo, NULL);
+    struct host_plan *plan = malloc(sizeof(*plan));
+    const char *theirs;
+    PGconn *conn = NULL;
+    int n;
 
+    if (!opts || !plan) {
+        snprintf(err, errlen, "%s", opts ? "out of memory" : "DATABASE_URL does not parse");
+        goto fail;
+    }
     snprintf(timeout, sizeof(timeout), "%u", o->connect_timeout_s);
-    snprintf(options, sizeof(options), "-c statement_timeout=%u", o->statement_timeout_ms);
+    /*
+     * The URL's own options (say "-c search_path=app") stay; our
+     * statement_timeout comes last, so it wins if the URL sets one too:
+     * the client-side deadlines are derived from it.
+     */
+    theirs = option(opts, "options");
+    n = snprintf(options, sizeof(options), "%s%s-c statement_timeout=%u", theirs ? theirs : "",
+                 theirs ? " " : "", o->statement_timeout_ms);
+    if (n < 0 || (size_t)n >= sizeof(options)) {
+        snprintf(err, errlen, "the options of DATABASE_URL are too long");
+        goto fail;
+    }
+    /* libpq would resolve host names inside PQconnectStartParams, blocking: do it here. */
+    if (plan_hosts(opts, deadline, o->stop, plan, err, errlen))
+        goto fail;
+    if (plan->resolved) {
+        keys[nkeys] = "host";
+        vals[nkeys++] = plan->host;
+        keys[nkeys] = "hostaddr";
+        vals[nkeys++] = plan->hostaddr;
+        keys[nkeys] = "port";
+        vals[nkeys++] = plan->port;
+    }
+    keys[nkeys] = vals[nkeys] = NULL;
     /* expand_dbname: the URL's own settings first; ours after them win. */
     conn = PQconnectStartParams(keys, vals, 1);
     if (!conn || PQstatus(conn) == CONNECTION_BAD) {
@@ -110,9 +252,13 @@ PGconn *na_pg_connect(const struct na_pg_options *o, char *err, size_t errlen)
         copy_error(conn, err, errlen);
         goto fail;
     }
+    PQconninfoFree(opts);
+    free(plan);
     return conn;
 fail:
     PQfinish(conn);
+    PQconninfoFree(opts);
+    free(plan);
     return NULL;
 }
 

@@ -5,7 +5,12 @@
  * a client-side deadline, so a database that stops answering (a dead host,
  * a network partition) costs a bounded wait and a dropped connection, never
  * a thread stuck for the kernel's TCP timeout. Server-side, each connection
- * also carries statement_timeout.
+ * also carries statement_timeout, added to the URL's own `options`.
+ *
+ * Host names are resolved before libpq sees them (it would block in
+ * getaddrinfo for as long as DNS takes), within the same connect deadline
+ * and watching the stop flag: a stalled DNS server costs a worker at most
+ * DB_CONNECT_TIMEOUT_S per attempt and never holds up the shutdown.
  *
  * Failures are classified for the store: what a retry may cure (down,
  * timed out, restarting, overloaded) is NA_STORE_UNAVAILABLE (503); the rest
