@@ -9,6 +9,7 @@
 
 #include "na/clock.h"
 #include "na/encode.h"
+#include "na/idem.h"
 
 int na_app_init(struct na_app *app, const struct na_config *cfg, struct na_store *store)
 {
@@ -22,6 +23,8 @@ int na_app_init(struct na_app *app, const struct na_config *cfg, struct na_store
                                     app->hostname, &app->info_len);
     if (!app->info_body)
         return -1;
+    if (cfg->api_key[0])
+        na_idem_scope(cfg->api_key, app->idem_scope);
     atomic_init(&app->draining, false);
     atomic_init(&app->shedding, false);
     atomic_init(&app->rss_bytes, 0);

@@ -40,6 +40,8 @@ static const struct {
     {"DB_ACQUIRE_TIMEOUT_MS", "1000", "wait for a free connection, then 503"},
     {"DB_HEALTH_TIMEOUT_MS", "1000", "deadline of /health/detailed's database round trip"},
     {"DB_MIGRATE", "on", "migrate the schema at start (off: run `node-api migrate`)"},
+    {"IDEMPOTENCY_TTL_S", "86400", "how long an Idempotency-Key and its outcome are kept"},
+    {"IDEMPOTENCY_MAX_KEYS", "10000", "Idempotency-Keys the embedded store keeps at most"},
 };
 
 const char *na_config_getenv(const char *name, void *ctx)
@@ -350,6 +352,9 @@ int na_config_load(struct na_config *cfg, na_getenv_fn get, void *ctx, const str
         get_uint32(&l, "DB_ACQUIRE_TIMEOUT_MS", 1000, 1, 60000, &c.db_acquire_timeout_ms) ||
         get_uint32(&l, "DB_HEALTH_TIMEOUT_MS", 1000, 1, 60000, &c.db_health_timeout_ms) ||
         get_bool(&l, "DB_MIGRATE", true, &c.db_migrate))
+        return -1;
+    if (get_uint32(&l, "IDEMPOTENCY_TTL_S", 86400, 1, 31536000, &c.idempotency_ttl_s) ||
+        get_uint32(&l, "IDEMPOTENCY_MAX_KEYS", 10000, 1, 1000000, &c.idempotency_max_keys))
         return -1;
 
     bi.limit_bytes = mem_mb * NA_MIB;

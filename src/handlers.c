@@ -24,6 +24,7 @@ void na_reply_reset(struct na_reply *r)
     r->delay_ms = 0;
     r->retry_after_s = 0;
     r->challenge = false;
+    r->replayed = false;
     r->allow[0] = '\0';
     r->location[0] = '\0';
 }
@@ -61,6 +62,20 @@ void na_reply_store_error(struct na_reply *r, const struct na_store_call *call)
     case NA_STORE_UNAVAILABLE:
         na_reply_error(r, 503, call->detail[0] ? call->detail : "store unavailable, retry later");
         r->retry_after_s = 1;
+        break;
+    case NA_STORE_UNKNOWN:
+        /* No Retry-After: a blind retry could write twice. */
+        na_reply_error(r, 504,
+                       "the database did not confirm the write, which may have been applied: "
+                       "retry with the same Idempotency-Key, or read before writing again");
+        break;
+    case NA_STORE_KEY_BUSY:
+        na_reply_error(r, 409,
+                       "a request with this Idempotency-Key is still being processed, retry later");
+        r->retry_after_s = 1;
+        break;
+    case NA_STORE_KEY_REUSED:
+        na_reply_error(r, 422, "this Idempotency-Key was used for a different request");
         break;
     case NA_STORE_NOMEM:
         na_reply_error(r, 500, "out of memory");

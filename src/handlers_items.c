@@ -7,8 +7,9 @@
  *   PUT    /api/items/{id}             replaces name and price
  *   DELETE /api/items/{id}             204
  *
- * Writes need the API key. Answers are JSON, or BSON on request (Accept).
- * The same rules hold whatever the store.
+ * Writes need the API key, and may carry an Idempotency-Key (idem.h).
+ * Answers are JSON, or BSON on request (Accept). The same rules hold
+ * whatever the store.
  */
 #include <bson/bson.h>
 #include <pthread.h>
@@ -20,6 +21,7 @@
 
 #include "na/auth.h"
 #include "na/handlers.h"
+#include "na/idem.h"
 #include "na/item.h"
 
 #define ITEMS_DEFAULT_LIMIT 100
@@ -117,11 +119,28 @@ static bool auth_refused(struct na_request *req)
     return true;
 }
 
+/* Reads Idempotency-Key into the store call; true when it is malformed (400). */
+static bool idempotency_key_refused(struct na_request *req)
+{
+    const char *v = header(req, "Idempotency-Key");
+
+    if (!v)
+        return false;
+    if (na_idem_key_parse(v, req->call.idem.key)) {
+        na_reply_error(req->reply, 400,
+                       "Idempotency-Key must be 1 to 255 printable ASCII characters, "
+                       "or a quoted string of them");
+        return true;
+    }
+    return false;
+}
+
 bool na_items_precheck(struct na_request *req)
 {
     struct na_reply *out = req->reply;
     char msg[128];
 
+    req->call.idem.key[0] = '\0';
     req->format = na_negotiate(header(req, "Accept"));
     if (req->format == NA_FORMAT_NONE) {
         na_reply_error(out, 406, "acceptable types: application/json, application/bson");
@@ -153,6 +172,8 @@ bool na_items_precheck(struct na_request *req)
         na_reply_error(out, 415, "Content-Type must be application/json");
         return true;
     }
+    if (is_write(req) && idempotency_key_refused(req))
+        return true;
     return false;
 }
 
@@ -304,6 +325,7 @@ static void items_done(struct na_store_call *call)
     struct na_request *req = call->cls;
     struct na_reply *out = req->reply;
 
+    out->replayed = call->replayed;
     if (call->rc != NA_STORE_OK) {
         na_reply_store_error(out, call);
     } else {
@@ -387,6 +409,15 @@ void na_items_handle(struct na_request *req)
     default:
         na_reply_error(out, 405, "method not allowed");
         return;
+    }
+    if (is_write(req) && req->call.idem.key[0]) {
+        struct na_idem *k = &req->call.idem;
+
+        memcpy(k->scope, req->app->idem_scope, sizeof(k->scope));
+        k->ttl_s = req->app->cfg->idempotency_ttl_s;
+        na_idem_fingerprint(req->call.op, req->id,
+                            req->method == NA_METHOD_DELETE ? NULL : &req->call.item,
+                            k->fingerprint);
     }
     req->call.deadline_ms = 0;
     req->call.arrived_ns = 0;

@@ -34,7 +34,27 @@ static const char *const v2[] = {
     NULL,
 };
 
-static const char *const *const versions[] = {v1, v2};
+/*
+ * Idempotency-Keys: a write's key, its request's fingerprint and its
+ * outcome (status and item), committed with the write. The answer is
+ * rebuilt from them by the encoder that built the first one.
+ */
+static const char *const v3[] = {
+    "CREATE TABLE idempotency_keys ("
+    " scope text NOT NULL,"
+    " key text NOT NULL CONSTRAINT idempotency_keys_key_length"
+    "  CHECK (octet_length(key) BETWEEN 1 AND 255),"
+    " fingerprint text NOT NULL,"
+    " status smallint NOT NULL,"
+    " item_id bigint, item_name text, item_price numeric(14,2),"
+    " created_at timestamptz NOT NULL DEFAULT now(),"
+    " expires_at timestamptz NOT NULL,"
+    " PRIMARY KEY (scope, key))",
+    "CREATE INDEX idempotency_keys_expires_at ON idempotency_keys (expires_at)",
+    NULL,
+};
+
+static const char *const *const versions[] = {v1, v2, v3};
 
 int na_migrate_latest(void)
 {
@@ -44,13 +64,13 @@ int na_migrate_latest(void)
 /* Runs one statement; returns its result or NULL with `err` set. */
 static PGresult *run(PGconn *conn, const char *sql, unsigned timeout_ms, char *err, size_t errlen)
 {
-    bool timed_out;
-    PGresult *res = na_pg_exec(conn, NULL, sql, 0, NULL, na_clock_after_ms(timeout_ms), &timed_out);
+    struct na_pg_fate fate;
+    PGresult *res = na_pg_exec(conn, NULL, sql, 0, NULL, na_clock_after_ms(timeout_ms), &fate);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return res;
-    if (timed_out)
+    if (fate.timed_out)
         snprintf(err, errlen, "migration timed out after %u ms", timeout_ms);
     else
         snprintf(err, errlen, "migration failed: %s",

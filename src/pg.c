@@ -263,21 +263,21 @@ fail:
 }
 
 PGresult *na_pg_exec(PGconn *conn, const char *stmt, const char *sql, int nparams,
-                     const char *const *params, uint64_t deadline_ns, bool *timed_out)
+                     const char *const *params, uint64_t deadline_ns, struct na_pg_fate *fate)
 {
     PGresult *res = NULL, *r;
-    int sent, rc;
+    int queued, rc;
 
-    *timed_out = false;
-    sent = stmt ? PQsendQueryPrepared(conn, stmt, nparams, params, NULL, NULL, 0)
-                : PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-    if (!sent)
+    fate->timed_out = fate->sent = false;
+    queued = stmt ? PQsendQueryPrepared(conn, stmt, nparams, params, NULL, NULL, 0)
+                  : PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (!queued)
         return NULL;
     while ((rc = PQflush(conn)) == 1) {
         int w = wait_socket(conn, POLLOUT | POLLIN, deadline_ns, 0);
 
         if (w <= 0) {
-            *timed_out = w == 0;
+            fate->timed_out = w == 0;
             return NULL;
         }
         if (!PQconsumeInput(conn))
@@ -285,12 +285,14 @@ PGresult *na_pg_exec(PGconn *conn, const char *stmt, const char *sql, int nparam
     }
     if (rc < 0)
         return NULL;
+    /* Every byte is with the kernel: from here the server may run it. */
+    fate->sent = true;
     for (;;) {
         while (PQisBusy(conn)) {
             int w = wait_socket(conn, POLLIN, deadline_ns, 0);
 
             if (w <= 0) {
-                *timed_out = w == 0;
+                fate->timed_out = w == 0;
                 PQclear(res);
                 return NULL;
             }
@@ -311,25 +313,32 @@ PGresult *na_pg_exec(PGconn *conn, const char *stmt, const char *sql, int nparam
     return res;
 }
 
-bool na_pg_classify(PGconn *conn, const PGresult *res, bool timed_out, struct na_store_call *call)
+bool na_pg_classify(PGconn *conn, const PGresult *res, const struct na_pg_fate *fate, bool commits,
+                    struct na_store_call *call)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    bool conn_ok = PQstatus(conn) == CONNECTION_OK && !timed_out;
+    bool conn_ok = PQstatus(conn) == CONNECTION_OK && !fate->timed_out;
 
     if (!res || !state) {
-        call->rc = NA_STORE_UNAVAILABLE;
-        snprintf(call->detail, sizeof(call->detail), "%s",
-                 timed_out ? "database did not answer in time, retry later"
-                           : "database connection lost, retry later");
+        /*
+         * No answer. A statement that commits and reached the server may
+         * have committed: say so, and never invite a blind retry.
+         */
+        call->rc = commits && fate->sent ? NA_STORE_UNKNOWN : NA_STORE_UNAVAILABLE;
+        snprintf(call->detail, sizeof(call->detail), "%s%s",
+                 fate->timed_out ? "database did not answer in time" : "database connection lost",
+                 call->rc == NA_STORE_UNKNOWN ? " after the write was sent" : ", retry later");
         return conn_ok && res;
     }
+    /* An error answer: the statement, and its transaction, did not commit. */
     call->rc = NA_STORE_UNAVAILABLE;
     if (!strcmp(state, "57014")) {
         snprintf(call->detail, sizeof(call->detail), "database statement timed out, retry later");
     } else if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3) || !strncmp(state, "53", 2)) {
         /* Connection exceptions, shutdown or restart, out of resources. */
         snprintf(call->detail, sizeof(call->detail), "database unavailable, retry later");
-    } else if (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03")) {
+    } else if (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03") ||
+               !strcmp(state, "23505")) {
         snprintf(call->detail, sizeof(call->detail), "database conflict, retry");
     } else if (!strcmp(state, "42P01")) {
         snprintf(call->detail, sizeof(call->detail),

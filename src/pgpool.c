@@ -168,6 +168,8 @@ static void *worker_main(void *arg)
     struct na_pgpool *p = w->pool;
     struct lane *l = w->lane;
     unsigned backoff = p->cfg.backoff_min_ms;
+    bool housekeeps = l == &p->health && p->cfg.idle && p->cfg.idle_ms;
+    uint64_t next_idle = na_clock_after_ms(p->cfg.idle_ms);
     void *conn = NULL;
     char err[256];
 
@@ -193,14 +195,35 @@ static void *worker_main(void *arg)
             note_connect(p, true, NULL);
         }
         pthread_mutex_lock(&p->lock);
-        while (!l->head && !atomic_load(&p->stop))
-            pthread_cond_wait(&l->work, &p->lock);
+        while (!l->head && !atomic_load(&p->stop)) {
+            if (!housekeeps) {
+                pthread_cond_wait(&l->work, &p->lock);
+            } else {
+                struct timespec ts = na_clock_timespec(next_idle);
+
+                if (pthread_cond_timedwait(&l->work, &p->lock, &ts) == ETIMEDOUT)
+                    break;
+            }
+        }
         call = atomic_load(&p->stop) ? NULL : pop(l);
         if (call)
             l->busy++;
         pthread_mutex_unlock(&p->lock);
-        if (!call)
+        if (atomic_load(&p->stop))
             break;
+        if (!call) {
+            /* Idle long enough: the caller's housekeeping, on this connection. */
+            keep = p->cfg.idle(conn, p->cfg.cls);
+            next_idle = na_clock_after_ms(p->cfg.idle_ms);
+            if (!keep) {
+                pthread_mutex_lock(&p->lock);
+                l->connected--;
+                pthread_mutex_unlock(&p->lock);
+                p->cfg.close(conn, p->cfg.cls);
+                conn = NULL;
+            }
+            continue;
+        }
 
         keep = p->cfg.run(conn, call, p->cfg.cls);
 

@@ -192,7 +192,8 @@ int na_service_run(const struct na_config *cfg)
     if (na_log_start())
         na_log(NA_LOG_WARN, "cannot start the log writer thread: logging synchronously");
 
-    store = cfg->database_url[0] ? open_database(cfg) : na_store_memory_new();
+    store =
+        cfg->database_url[0] ? open_database(cfg) : na_store_memory_new(cfg->idempotency_max_keys);
     if (!store || na_app_init(&app, cfg, store)) {
         na_log(NA_LOG_ERROR, "out of memory at start");
         goto out;

@@ -10,6 +10,7 @@
 void na_store_submit(struct na_store *s, struct na_store_call *call)
 {
     call->rc = NA_STORE_OK;
+    call->replayed = false;
     call->items = NULL;
     call->count = 0;
     call->latency_ms = 0;

@@ -14,6 +14,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "na/clock.h"
+
+/*
+ * An Idempotency-Key and the outcome it keeps. Every key lives for the
+ * same TTL, so keys expire in the order they were made: they sit in a ring
+ * in that order, and expired ones leave from its head; a hash of chains
+ * (indexes into the ring, 0 for none) finds one by scope and key.
+ */
+struct key_entry {
+    uint64_t expires_ns;
+    uint32_t next; /* 1 + the ring index of the next entry in the chain; 0: none */
+    enum na_store_rc rc;
+    struct na_item item;
+    char scope[NA_IDEM_HEX], fingerprint[NA_IDEM_HEX];
+    char key[NA_IDEM_KEY_MAX + 1];
+};
+
+struct key_table {
+    struct key_entry *ring; /* `cap` entries, allocated at the first key */
+    uint32_t *buckets;      /* chain heads, as in key_entry.next */
+    size_t cap, nbuckets, head, count;
+};
+
 struct memory_store {
     struct na_store base;
     pthread_rwlock_t lock;
@@ -21,6 +44,7 @@ struct memory_store {
     size_t count, cap;
     int64_t next_id;
     atomic_uint_fast64_t generation;
+    struct key_table keys;
 };
 
 static const struct na_item seed[] = {
@@ -92,16 +116,16 @@ static void do_get(struct memory_store *m, struct na_store_call *call)
     pthread_rwlock_unlock(&m->lock);
 }
 
+/* The writes: called with the write lock held. */
 static void do_create(struct memory_store *m, struct na_store_call *call)
 {
-    pthread_rwlock_wrlock(&m->lock);
     if (m->count == m->cap) {
         size_t cap = m->cap ? 2 * m->cap : 16;
         struct na_item *items = realloc(m->items, cap * sizeof(*items));
 
         if (!items) {
             call->rc = NA_STORE_NOMEM;
-            goto out;
+            return;
         }
         m->items = items;
         m->cap = cap;
@@ -110,16 +134,12 @@ static void do_create(struct memory_store *m, struct na_store_call *call)
     call->result.id = m->next_id++;
     m->items[m->count++] = call->result;
     atomic_fetch_add(&m->generation, 1);
-out:
-    pthread_rwlock_unlock(&m->lock);
 }
 
 static void do_update(struct memory_store *m, struct na_store_call *call)
 {
-    ptrdiff_t i;
+    ptrdiff_t i = find(m, call->id);
 
-    pthread_rwlock_wrlock(&m->lock);
-    i = find(m, call->id);
     if (i < 0) {
         not_found(call);
     } else {
@@ -128,15 +148,12 @@ static void do_update(struct memory_store *m, struct na_store_call *call)
         call->result = m->items[i];
         atomic_fetch_add(&m->generation, 1);
     }
-    pthread_rwlock_unlock(&m->lock);
 }
 
 static void do_delete(struct memory_store *m, struct na_store_call *call)
 {
-    ptrdiff_t i;
+    ptrdiff_t i = find(m, call->id);
 
-    pthread_rwlock_wrlock(&m->lock);
-    i = find(m, call->id);
     if (i < 0) {
         not_found(call);
     } else {
@@ -144,6 +161,131 @@ static void do_delete(struct memory_store *m, struct na_store_call *call)
         m->count--;
         atomic_fetch_add(&m->generation, 1);
     }
+}
+
+/* ---- Idempotency-Keys --------------------------------------------------- */
+
+static size_t key_hash(const struct key_table *t, const char *scope, const char *key)
+{
+    uint64_t h = UINT64_C(1469598103934665603);
+
+    for (const char *p = scope; *p; p++)
+        h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * UINT64_C(1099511628211);
+    return (size_t)(h & (t->nbuckets - 1));
+}
+
+/* Drops expired keys from the ring's head, unlinking each from its chain. */
+static void keys_expire(struct key_table *t, uint64_t now)
+{
+    while (t->count && t->ring[t->head].expires_ns <= now) {
+        struct key_entry *e = &t->ring[t->head];
+        uint32_t *link = &t->buckets[key_hash(t, e->scope, e->key)];
+
+        while (*link != t->head + 1)
+            link = &t->ring[*link - 1].next;
+        *link = e->next;
+        t->head = (t->head + 1) % t->cap;
+        t->count--;
+    }
+}
+
+static struct key_entry *keys_find(struct key_table *t, const struct na_idem *k)
+{
+    if (!t->ring)
+        return NULL;
+    for (uint32_t i = t->buckets[key_hash(t, k->scope, k->key)]; i; i = t->ring[i - 1].next) {
+        struct key_entry *e = &t->ring[i - 1];
+
+        if (!strcmp(e->key, k->key) && !strcmp(e->scope, k->scope))
+            return e;
+    }
+    return NULL;
+}
+
+/* Records the outcome of a write just done under the key. */
+static void keys_add(struct key_table *t, const struct na_store_call *call, uint64_t now)
+{
+    size_t i = (t->head + t->count) % t->cap;
+    struct key_entry *e = &t->ring[i];
+    uint32_t *chain = &t->buckets[key_hash(t, call->idem.scope, call->idem.key)];
+
+    e->expires_ns = now + (uint64_t)call->idem.ttl_s * 1000000000u;
+    e->rc = call->rc;
+    e->item = call->result;
+    memcpy(e->scope, call->idem.scope, sizeof(e->scope));
+    memcpy(e->fingerprint, call->idem.fingerprint, sizeof(e->fingerprint));
+    memcpy(e->key, call->idem.key, sizeof(e->key));
+    e->next = *chain;
+    *chain = (uint32_t)i + 1;
+    t->count++;
+}
+
+/*
+ * Before a keyed write: true when the call is answered from the table (a
+ * replay, another request's key, or no room for a new key). Called with
+ * the write lock held.
+ */
+static bool keys_answer(struct memory_store *m, struct na_store_call *call, uint64_t now)
+{
+    struct key_table *t = &m->keys;
+    struct key_entry *e;
+
+    if (!t->ring) {
+        for (t->nbuckets = 1; t->nbuckets < 2 * t->cap; t->nbuckets *= 2)
+            ;
+        /* calloc: pages are only touched, and resident, as keys arrive. */
+        t->ring = calloc(t->cap, sizeof(*t->ring));
+        t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
+        if (!t->ring || !t->buckets) {
+            free(t->ring);
+            free(t->buckets);
+            t->ring = NULL;
+            t->buckets = NULL;
+            call->rc = NA_STORE_NOMEM;
+            return true;
+        }
+    }
+    keys_expire(t, now);
+    e = keys_find(t, &call->idem);
+    if (e && strcmp(e->fingerprint, call->idem.fingerprint)) {
+        call->rc = NA_STORE_KEY_REUSED;
+    } else if (e) {
+        call->rc = e->rc;
+        call->result = e->item;
+        call->replayed = true;
+        if (e->rc == NA_STORE_NOT_FOUND)
+            not_found(call);
+    } else if (t->count == t->cap) {
+        /* Dropping a live key could let a retry write twice: refuse instead. */
+        call->rc = NA_STORE_UNAVAILABLE;
+        snprintf(call->detail, sizeof(call->detail),
+                 "too many Idempotency-Keys held (IDEMPOTENCY_MAX_KEYS), retry later");
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static void do_write(struct memory_store *m, struct na_store_call *call)
+{
+    bool keyed = call->idem.key[0] != '\0';
+    uint64_t now = keyed ? na_clock_ns() : 0;
+
+    pthread_rwlock_wrlock(&m->lock);
+    if (keyed && keys_answer(m, call, now))
+        goto out;
+    if (call->op == NA_STORE_CREATE)
+        do_create(m, call);
+    else if (call->op == NA_STORE_UPDATE)
+        do_update(m, call);
+    else
+        do_delete(m, call);
+    /* What a repeat gets: the outcome of the work done, not a failure to do it. */
+    if (keyed && (call->rc == NA_STORE_OK || call->rc == NA_STORE_NOT_FOUND))
+        keys_add(&m->keys, call, now);
+out:
     pthread_rwlock_unlock(&m->lock);
 }
 
@@ -159,13 +301,9 @@ static void mem_submit(struct na_store *s, struct na_store_call *call)
         do_get(m, call);
         break;
     case NA_STORE_CREATE:
-        do_create(m, call);
-        break;
     case NA_STORE_UPDATE:
-        do_update(m, call);
-        break;
     case NA_STORE_DELETE:
-        do_delete(m, call);
+        do_write(m, call);
         break;
     case NA_STORE_PING:
         break;
@@ -195,6 +333,8 @@ static void mem_free(struct na_store *s)
 
     pthread_rwlock_destroy(&m->lock);
     free(m->items);
+    free(m->keys.ring);
+    free(m->keys.buckets);
     free(m);
 }
 
@@ -205,7 +345,7 @@ static const struct na_store_ops memory_ops = {
     .free = mem_free,
 };
 
-struct na_store *na_store_memory_new(void)
+struct na_store *na_store_memory_new(size_t max_keys)
 {
     struct memory_store *m = calloc(1, sizeof(*m));
     size_t n = sizeof(seed) / sizeof(seed[0]);
@@ -222,6 +362,7 @@ struct na_store *na_store_memory_new(void)
     memcpy(m->items, seed, sizeof(seed));
     m->count = n;
     m->next_id = (int64_t)n + 1;
+    m->keys.cap = max_keys ? max_keys : 1;
     /* Generations start at 1: 0 means "cannot cache" to callers. */
     atomic_init(&m->generation, 1);
     m->base.ops = &memory_ops;

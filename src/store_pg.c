@@ -4,9 +4,13 @@
  *
  * Each connection is readied once: the schema is migrated (unless
  * DB_MIGRATE=off) until one connection has done it, then the statements are
- * prepared. Every call is one statement in autocommit, so an answer of
- * success always means committed. Prices travel as numeric text, never as
- * floating point.
+ * prepared. A write without an Idempotency-Key is one statement in
+ * autocommit; one with a key is a transaction that takes the key's
+ * advisory lock, then writes the item and the key's record in one
+ * statement, then commits (see run_keyed()). Either way an answer of
+ * success always means committed, and no answer after the commit was sent
+ * is reported as unknown, never as "retry". Prices travel as numeric text,
+ * never as floating point.
  */
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -30,11 +34,19 @@ struct pg_store {
     atomic_bool schema_ready;
 };
 
+/* A pool connection. */
+struct conn {
+    PGconn *pg;
+    bool keys_ready; /* the Idempotency-Key statements are prepared */
+};
+
 #define COLUMNS "id, name, price::text"
 
-static const struct {
+struct statement {
     const char *name, *sql;
-} statements[] = {
+};
+
+static const struct statement statements[] = {
     {"na_list", "SELECT " COLUMNS " FROM items ORDER BY id LIMIT $1 OFFSET $2"},
     {"na_get", "SELECT " COLUMNS " FROM items WHERE id = $1"},
     {"na_create", "INSERT INTO items (name, price) VALUES ($1, $2::numeric) RETURNING " COLUMNS},
@@ -43,34 +55,82 @@ static const struct {
     {"na_delete", "DELETE FROM items WHERE id = $1"},
 };
 
+/*
+ * Keyed writes: $1 scope, $2 key, $3 fingerprint, then the write's own
+ * parameters, then the TTL in seconds. `prior` is the key's live record;
+ * the write and the new record happen only without one. The record of an
+ * expired key is replaced (ON CONFLICT): the advisory lock the transaction
+ * holds keeps every other writer of the key out. Rows: id, name, price,
+ * replayed, status, fingerprint; none for a new 404.
+ */
+#define PRIOR                                                                                      \
+    "WITH prior AS (SELECT item_id, item_name, item_price::text AS item_price, status, "           \
+    "fingerprint"                                                                                  \
+    " FROM idempotency_keys WHERE scope = $1 AND key = $2 AND expires_at > now())"
+#define RECORD                                                                                     \
+    "INSERT INTO idempotency_keys (scope, key, fingerprint, status, item_id, item_name,"           \
+    " item_price, expires_at) "
+#define REPLACE                                                                                    \
+    " ON CONFLICT (scope, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,"                  \
+    " status = EXCLUDED.status, item_id = EXCLUDED.item_id, item_name = EXCLUDED.item_name,"       \
+    " item_price = EXCLUDED.item_price, created_at = now(), expires_at = EXCLUDED.expires_at"
+#define REPLAY                                                                                     \
+    " UNION ALL SELECT item_id, item_name, item_price, true, status, fingerprint FROM prior"
+#define EXPIRES(n) "now() + $" #n "::integer * interval '1 second'"
+
+static const struct statement keyed_statements[] = {
+    {"na_key_lock", "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))"},
+    {"na_key_create",
+     PRIOR ", w AS (INSERT INTO items (name, price) SELECT $4, $5::numeric"
+           " WHERE NOT EXISTS (SELECT 1 FROM prior) RETURNING id, name, price),"
+           " rec AS (" RECORD "SELECT $1, $2, $3, 201, id, name, price, " EXPIRES(
+               6) " FROM w" REPLACE ")"
+                  " SELECT id, name, price::text, false, 201, NULL::text FROM w" REPLAY},
+    {"na_key_update",
+     PRIOR ", w AS (UPDATE items SET name = $5, price = $6::numeric, updated_at = now()"
+           " WHERE id = $4 AND NOT EXISTS (SELECT 1 FROM prior) RETURNING id, name, price),"
+           " rec AS (" RECORD "SELECT $1, $2, $3, CASE WHEN w.id IS NULL THEN 404 ELSE 200 END,"
+           " w.id, w.name, w.price, " EXPIRES(
+               7) " FROM (SELECT 1) one LEFT JOIN w ON true WHERE NOT EXISTS (SELECT 1 FROM "
+                  "prior)" REPLACE
+                  ") SELECT id, name, price::text, false, 200, NULL::text FROM w" REPLAY},
+    {"na_key_delete",
+     PRIOR ", w AS (DELETE FROM items WHERE id = $4 AND NOT EXISTS (SELECT 1 FROM prior)"
+           " RETURNING id),"
+           " rec AS (" RECORD "SELECT $1, $2, $3, CASE WHEN w.id IS NULL THEN 404 ELSE 204 END,"
+           " NULL::bigint, NULL::text, NULL::numeric, " EXPIRES(
+               5) " FROM (SELECT 1) one LEFT JOIN w ON true WHERE NOT EXISTS (SELECT 1 FROM "
+                  "prior)" REPLACE
+                  ") SELECT id, NULL::text, NULL::text, false, 204, NULL::text FROM w" REPLAY},
+    /* Expired records, a batch at a time; rows another task is purging are skipped. */
+    {"na_key_purge", "DELETE FROM idempotency_keys WHERE (scope, key) IN (SELECT scope, key"
+                     " FROM idempotency_keys WHERE expires_at <= now() LIMIT 1000"
+                     " FOR UPDATE SKIP LOCKED)"},
+};
+
+#define PURGE_BATCH 1000
+
 static struct pg_store *from(struct na_store *s)
 {
     return (struct pg_store *)s;
 }
 
-/* Readies a new connection: the schema (once), then the prepared statements. */
-static int setup(struct pg_store *ps, PGconn *conn, char *err, size_t errlen)
+/* Prepares a set of statements; 0, or -1 with `err` and the SQLSTATE of the failure. */
+static int prepare(PGconn *pg, const struct statement *set, size_t n, unsigned timeout, char *err,
+                   size_t errlen, char state[6])
 {
-    unsigned timeout = ps->cfg->db_statement_timeout_ms + 1000;
-    char sql[512];
+    char sql[4096];
 
-    if (ps->cfg->db_migrate && !atomic_load(&ps->schema_ready)) {
-        int before, after;
-
-        if (na_migrate(conn, timeout, &before, &after, err, errlen))
-            return -1;
-        if (after != before)
-            na_logf(NA_LOG_INFO, "database schema migrated", NA_LF_INT("from_version", before),
-                    NA_LF_INT("to_version", after));
-        atomic_store(&ps->schema_ready, true);
-    }
-    for (size_t i = 0; i < sizeof(statements) / sizeof(statements[0]); i++) {
+    for (size_t i = 0; i < n; i++) {
+        struct na_pg_fate fate;
         PGresult *res;
-        bool timed_out;
 
-        snprintf(sql, sizeof(sql), "PREPARE %s AS %s", statements[i].name, statements[i].sql);
-        res = na_pg_exec(conn, NULL, sql, 0, NULL, na_clock_after_ms(timeout), &timed_out);
+        snprintf(sql, sizeof(sql), "PREPARE %s AS %s", set[i].name, set[i].sql);
+        res = na_pg_exec(pg, NULL, sql, 0, NULL, na_clock_after_ms(timeout), &fate);
         if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+            const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+            snprintf(state, 6, "%s", s ? s : "");
             snprintf(err, errlen, "preparing statements: %s",
                      res ? PQresultErrorMessage(res) : "no answer");
             err[strcspn(err, "\n")] = '\0';
@@ -79,6 +139,37 @@ static int setup(struct pg_store *ps, PGconn *conn, char *err, size_t errlen)
         }
         PQclear(res);
     }
+    return 0;
+}
+
+/* Readies a new connection: the schema (once), then the prepared statements. */
+static int setup(struct pg_store *ps, struct conn *c, char *err, size_t errlen)
+{
+    unsigned timeout = ps->cfg->db_statement_timeout_ms + 1000;
+    size_t nplain = sizeof(statements) / sizeof(statements[0]);
+    size_t nkeyed = sizeof(keyed_statements) / sizeof(keyed_statements[0]);
+    char state[6];
+
+    if (ps->cfg->db_migrate && !atomic_load(&ps->schema_ready)) {
+        int before, after;
+
+        if (na_migrate(c->pg, timeout, &before, &after, err, errlen))
+            return -1;
+        if (after != before)
+            na_logf(NA_LOG_INFO, "database schema migrated", NA_LF_INT("from_version", before),
+                    NA_LF_INT("to_version", after));
+        atomic_store(&ps->schema_ready, true);
+    }
+    if (prepare(c->pg, statements, nplain, timeout, err, errlen, state))
+        return -1;
+    /*
+     * A schema older than this build (DB_MIGRATE=off before `node-api
+     * migrate` ran) still serves everything but keyed writes, which answer
+     * 503 until it is migrated: better than no database at all.
+     */
+    c->keys_ready = !prepare(c->pg, keyed_statements, nkeyed, timeout, err, errlen, state);
+    if (!c->keys_ready && strcmp(state, "42P01"))
+        return -1;
     return 0;
 }
 
@@ -91,19 +182,28 @@ static void *open_conn(void *cls, const atomic_bool *stop, char *err, size_t err
         .statement_timeout_ms = ps->cfg->db_statement_timeout_ms,
         .stop = stop,
     };
-    PGconn *conn = na_pg_connect(&o, err, errlen);
+    struct conn *c = calloc(1, sizeof(*c));
 
-    if (conn && setup(ps, conn, err, errlen)) {
-        PQfinish(conn);
-        conn = NULL;
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
     }
-    return conn;
+    c->pg = na_pg_connect(&o, err, errlen);
+    if (!c->pg || setup(ps, c, err, errlen)) {
+        PQfinish(c->pg);
+        free(c);
+        return NULL;
+    }
+    return c;
 }
 
-static void close_conn(void *conn, void *cls)
+static void close_conn(void *handle, void *cls)
 {
+    struct conn *c = handle;
+
     (void)cls;
-    PQfinish(conn);
+    PQfinish(c->pg);
+    free(c);
 }
 
 /* Reads row `i` of an id, name, price result. */
@@ -119,6 +219,20 @@ static int read_item(const PGresult *res, int i, struct na_item *out)
     return 0;
 }
 
+static void not_found(struct na_store_call *call)
+{
+    call->rc = NA_STORE_NOT_FOUND;
+    snprintf(call->detail, sizeof(call->detail), "item %" PRId64 " not found", call->id);
+}
+
+static void bad_row(struct na_store_call *call)
+{
+    free(call->items);
+    call->items = NULL;
+    call->rc = NA_STORE_ERROR;
+    snprintf(call->detail, sizeof(call->detail), "database returned an item out of range");
+}
+
 static void read_rows(const PGresult *res, struct na_store_call *call)
 {
     int n = PQntuples(res);
@@ -129,43 +243,186 @@ static void read_rows(const PGresult *res, struct na_store_call *call)
             return;
         }
         for (int i = 0; i < n; i++) {
-            if (read_item(res, i, &call->items[i]))
-                goto bad_row;
+            if (read_item(res, i, &call->items[i])) {
+                bad_row(call);
+                return;
+            }
         }
         call->count = (size_t)n;
         return;
     }
-    if (!n) {
-        call->rc = NA_STORE_NOT_FOUND;
-        snprintf(call->detail, sizeof(call->detail), "item %" PRId64 " not found", call->id);
+    if (!n)
+        not_found(call);
+    else if (read_item(res, 0, &call->result))
+        bad_row(call);
+}
+
+/* The parameters of a write, as text. */
+struct write_params {
+    char id[24], price[32], ttl[16];
+};
+
+static void write_params(const struct na_store_call *call, struct write_params *w)
+{
+    snprintf(w->id, sizeof(w->id), "%" PRId64, call->id);
+    snprintf(w->price, sizeof(w->price), "%" PRId64 ".%02" PRId64, call->item.price_cents / 100,
+             call->item.price_cents % 100);
+    snprintf(w->ttl, sizeof(w->ttl), "%u", call->idem.ttl_s);
+}
+
+static void log_error(PGconn *pg, const PGresult *res, const struct na_store_call *call)
+{
+    na_logf(NA_LOG_ERROR, "database error", NA_LF_STR("op", na_store_op_name(call->op)),
+            NA_LF_STR("sqlstate", res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL),
+            NA_LF_STR("error",
+                      res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : PQerrorMessage(pg)));
+}
+
+/*
+ * Runs one statement of a call, classifying a failure into the call.
+ * Returns the result on success (PGRES_TUPLES_OK or COMMAND_OK), else NULL
+ * with *keep saying whether the connection is still good.
+ */
+static PGresult *step(PGconn *pg, const char *stmt, const char *sql, int nparams,
+                      const char *const *params, uint64_t deadline, bool commits,
+                      struct na_store_call *call, bool *keep)
+{
+    struct na_pg_fate fate;
+    PGresult *res = na_pg_exec(pg, stmt, sql, nparams, params, deadline, &fate);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
+        return res;
+    *keep = na_pg_classify(pg, res, &fate, commits, call);
+    if (call->rc == NA_STORE_ERROR)
+        log_error(pg, res, call);
+    PQclear(res);
+    return NULL;
+}
+
+/* Reads the row of a keyed write: a new outcome, or the key's stored one. */
+static void read_keyed(const PGresult *res, struct na_store_call *call)
+{
+    int status;
+
+    if (!PQntuples(res)) {
+        not_found(call); /* a new 404, recorded under the key */
         return;
     }
-    if (!read_item(res, 0, &call->result))
+    call->replayed = PQgetvalue(res, 0, 3)[0] == 't';
+    if (call->replayed && strcmp(PQgetvalue(res, 0, 5), call->idem.fingerprint)) {
+        call->replayed = false;
+        call->rc = NA_STORE_KEY_REUSED;
         return;
-bad_row:
-    free(call->items);
-    call->items = NULL;
-    call->rc = NA_STORE_ERROR;
-    snprintf(call->detail, sizeof(call->detail), "database returned an item out of range");
+    }
+    status = atoi(PQgetvalue(res, 0, 4));
+    if (status == 404)
+        not_found(call);
+    else if (status != 204 && read_item(res, 0, &call->result))
+        bad_row(call);
+}
+
+/*
+ * A write under an Idempotency-Key: BEGIN; the key's advisory lock, tried,
+ * not waited for (taken: another request with the key is running, 409);
+ * the write with the key's record, or the stored outcome, in one statement
+ * whose snapshot is taken after the lock, so it sees the record of any
+ * earlier holder; COMMIT. Until COMMIT is sent, a failure leaves nothing
+ * behind (the transaction rolls back, with the connection if need be);
+ * without an answer to COMMIT, the outcome is unknown, and a retry with
+ * the same key tells.
+ */
+static bool run_keyed(struct conn *c, struct na_store_call *call, uint64_t deadline)
+{
+    static const char *const names[] = {
+        [NA_STORE_CREATE] = "na_key_create",
+        [NA_STORE_UPDATE] = "na_key_update",
+        [NA_STORE_DELETE] = "na_key_delete",
+    };
+    struct write_params w;
+    const char *params[7] = {call->idem.scope, call->idem.key, call->idem.fingerprint};
+    char lock[NA_IDEM_HEX + NA_IDEM_KEY_MAX + 2];
+    const char *lock_param[1] = {lock};
+    int nparams = 3;
+    bool keep = true, taken;
+    PGresult *res;
+
+    if (!c->keys_ready) {
+        call->rc = NA_STORE_UNAVAILABLE;
+        snprintf(call->detail, sizeof(call->detail),
+                 "database schema too old for Idempotency-Key: run node-api migrate");
+        return true;
+    }
+    write_params(call, &w);
+    if (call->op != NA_STORE_CREATE)
+        params[nparams++] = w.id;
+    if (call->op != NA_STORE_DELETE) {
+        params[nparams++] = call->item.name;
+        params[nparams++] = w.price;
+    }
+    params[nparams++] = w.ttl;
+    snprintf(lock, sizeof(lock), "%s %s", call->idem.scope, call->idem.key);
+
+    res = step(c->pg, NULL, "BEGIN", 0, NULL, deadline, false, call, &keep);
+    if (!res)
+        return keep;
+    PQclear(res);
+    res = step(c->pg, "na_key_lock", NULL, 1, lock_param, deadline, false, call, &keep);
+    if (!res)
+        goto rollback;
+    taken = PQgetvalue(res, 0, 0)[0] != 't';
+    PQclear(res);
+    if (taken) {
+        call->rc = NA_STORE_KEY_BUSY;
+        goto rollback;
+    }
+    res = step(c->pg, names[call->op], NULL, nparams, params, deadline, false, call, &keep);
+    if (!res)
+        goto rollback;
+    read_keyed(res, call);
+    PQclear(res);
+    if (call->replayed || call->rc == NA_STORE_KEY_REUSED)
+        goto rollback; /* nothing was written */
+    res = step(c->pg, NULL, "COMMIT", 0, NULL, deadline, true, call, &keep);
+    if (!res) {
+        call->replayed = false;
+        return keep;
+    }
+    PQclear(res);
+    return true;
+rollback:
+    if (keep) {
+        struct na_pg_fate fate;
+
+        res = na_pg_exec(c->pg, NULL, "ROLLBACK", 0, NULL, deadline, &fate);
+        keep = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+    }
+    return keep;
 }
 
 static bool run(void *handle, struct na_store_call *call, void *cls)
 {
     struct pg_store *ps = cls;
-    PGconn *conn = handle;
-    char id[24], a[32], b[32], price[32];
+    struct conn *c = handle;
+    struct write_params w;
     const char *params[3];
     const char *stmt = NULL, *sql = NULL;
     unsigned ms = call->deadline_ms ? call->deadline_ms : ps->cfg->db_statement_timeout_ms + 1000;
-    uint64_t t0 = na_clock_ns();
+    uint64_t t0 = na_clock_ns(), deadline = na_clock_after_ms(ms);
+    bool is_write =
+        call->op == NA_STORE_CREATE || call->op == NA_STORE_UPDATE || call->op == NA_STORE_DELETE;
+    bool keep = true;
     int nparams = 0;
     PGresult *res;
-    bool timed_out, ok;
-    ExecStatusType st;
+    char a[32], b[32];
 
-    snprintf(id, sizeof(id), "%" PRId64, call->id);
-    snprintf(price, sizeof(price), "%" PRId64 ".%02" PRId64, call->item.price_cents / 100,
-             call->item.price_cents % 100);
+    if (is_write && call->idem.key[0]) {
+        keep = run_keyed(c, call, deadline);
+        call->latency_ms = na_clock_ms_since(t0);
+        return keep;
+    }
+    write_params(call, &w);
     switch (call->op) {
     case NA_STORE_PING:
         sql = "SELECT 1";
@@ -181,47 +438,68 @@ static bool run(void *handle, struct na_store_call *call, void *cls)
     case NA_STORE_GET:
     case NA_STORE_DELETE:
         stmt = call->op == NA_STORE_GET ? "na_get" : "na_delete";
-        params[0] = id;
+        params[0] = w.id;
         nparams = 1;
         break;
     case NA_STORE_CREATE:
         stmt = "na_create";
         params[0] = call->item.name;
-        params[1] = price;
+        params[1] = w.price;
         nparams = 2;
         break;
     case NA_STORE_UPDATE:
         stmt = "na_update";
-        params[0] = id;
+        params[0] = w.id;
         params[1] = call->item.name;
-        params[2] = price;
+        params[2] = w.price;
         nparams = 3;
         break;
     }
-    res = na_pg_exec(conn, stmt, sql, nparams, params, na_clock_after_ms(ms), &timed_out);
-    st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    /* An autocommit write commits with its statement: no answer, no knowing. */
+    res = step(c->pg, stmt, sql, nparams, params, deadline, is_write, call, &keep);
     call->latency_ms = na_clock_ms_since(t0);
-    if (st == PGRES_TUPLES_OK) {
+    if (!res)
+        return keep;
+    if (PQresultStatus(res) == PGRES_TUPLES_OK) {
         if (call->op != NA_STORE_PING)
             read_rows(res, call);
-        ok = true;
-    } else if (st == PGRES_COMMAND_OK) {
-        /* DELETE: one row gone, or none there. */
-        if (strcmp(PQcmdTuples(res), "1")) {
-            call->rc = NA_STORE_NOT_FOUND;
-            snprintf(call->detail, sizeof(call->detail), "item %" PRId64 " not found", call->id);
-        }
-        ok = true;
-    } else {
-        ok = na_pg_classify(conn, res, timed_out, call);
-        if (call->rc == NA_STORE_ERROR)
-            na_logf(NA_LOG_ERROR, "database error", NA_LF_STR("op", na_store_op_name(call->op)),
-                    NA_LF_STR("sqlstate", res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL),
-                    NA_LF_STR("error", res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)
-                                           : PQerrorMessage(conn)));
+    } else if (strcmp(PQcmdTuples(res), "1")) {
+        not_found(call); /* DELETE: none there */
     }
     PQclear(res);
-    return ok;
+    return true;
+}
+
+/*
+ * Between calls, the health lane's worker purges expired Idempotency-Keys
+ * in batches, for at most 100 ms at a time, so no request waits on it and
+ * no table grows without bound. Lookups ignore expired keys anyway: the
+ * purge only gives the space back.
+ */
+static bool purge(void *handle, void *cls)
+{
+    struct pg_store *ps = cls;
+    struct conn *c = handle;
+    uint64_t stop = na_clock_after_ms(100);
+    struct na_store_call scratch = {.op = NA_STORE_DELETE};
+    bool keep = true;
+
+    if (!c->keys_ready)
+        return true;
+    while (keep && na_clock_ns() < stop) {
+        PGresult *res = step(c->pg, "na_key_purge", NULL, 0, NULL,
+                             na_clock_after_ms(ps->cfg->db_statement_timeout_ms + 1000), false,
+                             &scratch, &keep);
+        long n;
+
+        if (!res)
+            break;
+        n = strtol(PQcmdTuples(res), NULL, 10);
+        PQclear(res);
+        if (n < PURGE_BATCH)
+            break;
+    }
+    return keep;
 }
 
 static void pg_submit(struct na_store *s, struct na_store_call *call)
@@ -272,6 +550,7 @@ static const struct na_store_ops pg_ops = {
 struct na_store *na_store_pg_new(const struct na_config *cfg)
 {
     struct pg_store *ps = calloc(1, sizeof(*ps));
+    unsigned half_ttl_ms = cfg->idempotency_ttl_s > 120 ? 60000 : cfg->idempotency_ttl_s * 500;
     struct na_pgpool_config pc = {
         .size = cfg->db_pool_size,
         .acquire_timeout_ms = cfg->db_acquire_timeout_ms,
@@ -279,6 +558,9 @@ struct na_store *na_store_pg_new(const struct na_config *cfg)
         .open = open_conn,
         .run = run,
         .close = close_conn,
+        .idle = purge,
+        /* Often enough that expired keys never pile up past half their lifetime. */
+        .idle_ms = half_ttl_ms < 1000 ? 1000 : half_ttl_ms,
     };
 
     if (!ps)

@@ -25,6 +25,7 @@ struct na_app {
     uint64_t started_ns; /* na_clock_ns() at init */
     char *info_body;     /* prebuilt /api/info; owned */
     size_t info_len;
+    char idem_scope[NA_IDEM_HEX]; /* the API key's Idempotency-Key scope; "" without one */
 
     atomic_bool draining;
     atomic_bool shedding;

@@ -51,6 +51,9 @@ struct na_config {
     unsigned db_acquire_timeout_ms;
     unsigned db_health_timeout_ms;
     bool db_migrate; /* migrate the schema at start */
+
+    unsigned idempotency_ttl_s;    /* how long an Idempotency-Key is kept */
+    unsigned idempotency_max_keys; /* embedded store: keys kept at most */
 };
 
 struct na_config_error {

@@ -2,7 +2,7 @@
  * handlers: turn a routed request into a reply.
  *
  * A reply is the status, the body and the few headers a handler decides
- * (Allow, Location, Retry-After, WWW-Authenticate). The server adds the
+ * (Allow, Location, Retry-After, WWW-Authenticate, Idempotent-Replayed). The server adds the
  * rest (Content-Type, X-Request-Id, Connection) when it turns the reply
  * into a response. Errors of every kind, here and in the server, go
  * through na_reply_error(), which writes the one error shape
@@ -55,6 +55,7 @@ struct na_reply {
     unsigned delay_ms;
     unsigned retry_after_s; /* > 0: Retry-After header */
     bool challenge;         /* WWW-Authenticate: Bearer */
+    bool replayed;          /* Idempotent-Replayed: true (a stored outcome) */
     char allow[64];         /* non-empty: Allow header */
     char location[48];      /* non-empty: Location header */
     char storage[NA_ENCODE_SMALL_MAX];
@@ -93,7 +94,11 @@ void na_reply_release(struct na_reply *r);
 /* Makes `r` an error reply: the JSON error body in r->storage. */
 void na_reply_error(struct na_reply *r, unsigned status, const char *message);
 
-/* Makes `r` a store failure: 404, 503 with Retry-After, or 500. */
+/*
+ * Makes `r` a store failure: 404; 503 with Retry-After (certainly not done,
+ * retry); 504 (a write whose outcome is unknown); 409 with Retry-After or
+ * 422 (Idempotency-Key in use, or used for another request); or 500.
+ */
 void na_reply_store_error(struct na_reply *r, const struct na_store_call *call);
 
 /* True when the request is answered without its body: req->reply holds the answer. */

@@ -10,6 +10,7 @@
  *   1  items (id bigint identity, name text of 1..200 bytes, price
  *      numeric(14,2) >= 0, created_at, updated_at)
  *   2  the tutorial's three widgets, only into an empty table
+ *   3  idempotency_keys (scope, key, fingerprint, status, item, expires_at)
  */
 #ifndef NA_MIGRATE_H
 #define NA_MIGRATE_H

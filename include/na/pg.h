@@ -12,9 +12,11 @@
  * and watching the stop flag: a stalled DNS server costs a worker at most
  * DB_CONNECT_TIMEOUT_S per attempt and never holds up the shutdown.
  *
- * Failures are classified for the store: what a retry may cure (down,
- * timed out, restarting, overloaded) is NA_STORE_UNAVAILABLE (503); the rest
- * is NA_STORE_ERROR (500).
+ * Failures are classified for the store: what certainly did not happen
+ * and a retry may cure (down, timed out on the server, restarting,
+ * overloaded) is NA_STORE_UNAVAILABLE (503); a write that was sent and got
+ * no answer may have committed, NA_STORE_UNKNOWN (504); the rest is
+ * NA_STORE_ERROR (500).
  */
 #ifndef NA_PG_H
 #define NA_PG_H
@@ -39,20 +41,30 @@ struct na_pg_options {
  */
 PGconn *na_pg_connect(const struct na_pg_options *o, char *err, size_t errlen);
 
+/* What became of a statement that got no result. */
+struct na_pg_fate {
+    bool timed_out; /* the deadline passed */
+    bool sent;      /* every byte of it reached the kernel: the server may have run it */
+};
+
 /*
  * Runs a prepared statement (`stmt`) or, with stmt NULL, the SQL text in
- * `sql`, waiting for its result until `deadline_ns` (na_clock_ns() time). Returns the result
- * (caller frees with PQclear) or NULL when the connection failed or the
- * deadline passed: the connection is then unusable (PQstatus is bad, or
- * *timed_out is set) and must be closed.
+ * `sql`, waiting for its result until `deadline_ns` (na_clock_ns() time).
+ * Returns the result (caller frees with PQclear) or NULL when the
+ * connection failed or the deadline passed: the connection is then
+ * unusable (PQstatus is bad, or fate->timed_out is set) and must be closed.
  */
 PGresult *na_pg_exec(PGconn *conn, const char *stmt, const char *sql, int nparams,
-                     const char *const *params, uint64_t deadline_ns, bool *timed_out);
+                     const char *const *params, uint64_t deadline_ns, struct na_pg_fate *fate);
 
 /*
  * Classifies a failed or missing result into call->rc and call->detail.
- * Returns true when the connection is still good for another query.
+ * `commits` says the statement commits a write on success (an autocommit
+ * write, or COMMIT): without an answer after it was sent, its outcome is
+ * unknown (NA_STORE_UNKNOWN, 504) rather than unavailable (503). Returns
+ * true when the connection is still good for another query.
  */
-bool na_pg_classify(PGconn *conn, const PGresult *res, bool timed_out, struct na_store_call *call);
+bool na_pg_classify(PGconn *conn, const PGresult *res, const struct na_pg_fate *fate, bool commits,
+                    struct na_store_call *call);
 
 #endif

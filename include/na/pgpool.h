@@ -51,6 +51,13 @@ struct na_pgpool_config {
     /* Runs a call on `conn`; returns false when the connection must be closed. */
     bool (*run)(void *conn, struct na_store_call *call, void *cls);
     void (*close)(void *conn, void *cls);
+    /*
+     * Optional housekeeping: the health lane's worker runs it on its
+     * connection every `idle_ms` when no ping is waiting. Returns false
+     * when the connection must be closed.
+     */
+    bool (*idle)(void *conn, void *cls);
+    unsigned idle_ms;
     void *cls;
 };
 

@@ -38,12 +38,40 @@ enum na_store_op {
     NA_STORE_PING,   /* a round trip to the backend; out: latency_ms */
 };
 
+/*
+ * How a call ended. UNAVAILABLE means the work certainly did not happen
+ * (a retry is safe: 503); UNKNOWN means a write was sent and no answer
+ * came (it may have committed: 504, and a retry is safe only with the same
+ * Idempotency-Key).
+ */
 enum na_store_rc {
     NA_STORE_OK = 0,
     NA_STORE_NOT_FOUND,
-    NA_STORE_UNAVAILABLE, /* down, no free connection in time, timed out, stopping: 503 */
+    NA_STORE_UNAVAILABLE, /* down, no free connection in time, stopping, rolled back: 503 */
+    NA_STORE_UNKNOWN,     /* a write sent, its outcome unknown: 504 */
+    NA_STORE_KEY_BUSY,    /* the Idempotency-Key's first request is still running: 409 */
+    NA_STORE_KEY_REUSED,  /* the Idempotency-Key was used for another request: 422 */
     NA_STORE_NOMEM,
     NA_STORE_ERROR, /* anything else the backend reported: 500 */
+};
+
+#define NA_IDEM_KEY_MAX 255
+#define NA_IDEM_HEX     65 /* a SHA-256 in hex, with its NUL */
+
+/*
+ * An Idempotency-Key on a write (see include/na/idem.h). The store keeps
+ * it with the request's fingerprint and the outcome, committed together
+ * with the write itself, for ttl_s: a repeat of the same request gets the
+ * same outcome without writing again (call->replayed), another request
+ * under the same key gets KEY_REUSED, and one that comes while the first
+ * still runs gets KEY_BUSY. Keys are kept per scope, so one caller can
+ * never read another's outcomes.
+ */
+struct na_idem {
+    char key[NA_IDEM_KEY_MAX + 1]; /* "": the write has no key */
+    char scope[NA_IDEM_HEX];       /* who: SHA-256 of the API key presented */
+    char fingerprint[NA_IDEM_HEX]; /* what: SHA-256 of the method, path and item */
+    unsigned ttl_s;
 };
 
 struct na_store_call {
@@ -59,9 +87,11 @@ struct na_store_call {
      * for a connection from it. 0: na_store_submit() sets it to now.
      */
     uint64_t arrived_ns;
+    struct na_idem idem; /* CREATE, UPDATE, DELETE */
 
     /* Output, valid in done(). */
     enum na_store_rc rc;
+    bool replayed;         /* the outcome is the one stored with idem.key, not a new write */
     struct na_item *items; /* LIST: caller frees with free() */
     size_t count;
     struct na_item result;
@@ -102,8 +132,11 @@ struct na_store {
     bool blocking;
 };
 
-/* Creates the embedded store with the tutorial's items. NULL if out of memory. */
-struct na_store *na_store_memory_new(void);
+/*
+ * Creates the embedded store with the tutorial's items, keeping at most
+ * `max_keys` Idempotency-Keys. NULL if out of memory.
+ */
+struct na_store *na_store_memory_new(size_t max_keys);
 
 struct na_config;
 

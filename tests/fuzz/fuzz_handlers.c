@@ -2,9 +2,12 @@
  * Fuzz target: a whole request through the handlers (handlers.h) on the
  * embedded store, as the server drives them: precheck, then the handler,
  * then the store call. The input is split at newlines into the method, the
- * path, the Accept, Content-Type and Authorization headers, the limit and
- * offset query arguments; the rest is the body. Every request must end with
- * a reply: a status from 100 to 599 and, for errors, the JSON error body.
+ * path, the Accept, Content-Type, Authorization and Idempotency-Key
+ * headers, the limit and offset query arguments; the rest is the body.
+ * Every request must end with a reply: a status from 100 to 599 and, for
+ * errors, the JSON error body. Each request runs twice on the same store:
+ * a keyed write that was done (2xx or 404) must then be replayed, with the
+ * same status and body.
  */
 #include <cjson/cJSON.h>
 #include <stdint.h>
@@ -16,7 +19,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum { F_METHOD, F_PATH, F_ACCEPT, F_CTYPE, F_AUTH, F_LIMIT, F_OFFSET, F_COUNT };
+enum { F_METHOD, F_PATH, F_ACCEPT, F_CTYPE, F_AUTH, F_IDEM, F_LIMIT, F_OFFSET, F_COUNT };
 
 static const char *fields[F_COUNT];
 static bool resumed;
@@ -34,6 +37,8 @@ static const char *lookup(const struct na_request *req, enum na_lookup kind, con
         return fields[F_CTYPE];
     if (!strcasecmp(name, "Authorization"))
         return fields[F_AUTH];
+    if (!strcasecmp(name, "Idempotency-Key"))
+        return fields[F_IDEM];
     return NULL;
 }
 
@@ -85,43 +90,60 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         *nl = '\0';
         p = nl + 1;
     }
-    store = na_store_memory_new();
+    store = na_store_memory_new(100);
     if (!store || na_app_init(&app, &cfg, store)) {
         na_store_free(store);
         free(text);
         return 0;
     }
-    memset(&req, 0, sizeof(req));
-    req.app = &app;
-    req.method_name = fields[F_METHOD] ? fields[F_METHOD] : "GET";
-    req.method = na_method_parse(req.method_name);
-    req.path = fields[F_PATH] ? fields[F_PATH] : "/";
-    req.lookup = lookup;
-    req.resume = resume;
-    req.reply = &reply;
-    req.body = p;
-    req.body_len = (size_t)(text + size - p);
-    na_router_match(req.path, true, &req.match);
-    na_reply_reset(&reply);
-    resumed = false;
-    if (!na_handle_precheck(&req)) {
-        na_handle(&req);
-        if (reply.defer == NA_DEFER_STORE) {
-            na_store_submit(store, &req.call);
-            if (!resumed)
-                abort(); /* the embedded store answers at once */
-        }
-    }
-    if (reply.status < 100 || reply.status > 599 || (reply.len && !reply.body))
-        abort();
-    if (reply.status >= 400) {
-        cJSON *j = cJSON_ParseWithLength(reply.body, reply.len);
+    for (int round = 0; round < 2; round++) {
+        static char first[8192];
+        static size_t first_len;
+        static unsigned first_status;
 
-        if (!j || !cJSON_GetObjectItem(j, "error"))
+        memset(&req, 0, sizeof(req));
+        req.app = &app;
+        req.method_name = fields[F_METHOD] ? fields[F_METHOD] : "GET";
+        req.method = na_method_parse(req.method_name);
+        req.path = fields[F_PATH] ? fields[F_PATH] : "/";
+        req.lookup = lookup;
+        req.resume = resume;
+        req.reply = &reply;
+        req.body = p;
+        req.body_len = (size_t)(text + size - p);
+        na_router_match(req.path, true, &req.match);
+        na_reply_reset(&reply);
+        resumed = false;
+        if (!na_handle_precheck(&req)) {
+            na_handle(&req);
+            if (reply.defer == NA_DEFER_STORE) {
+                na_store_submit(store, &req.call);
+                if (!resumed)
+                    abort(); /* the embedded store answers at once */
+            }
+        }
+        if (reply.status < 100 || reply.status > 599 || (reply.len && !reply.body))
             abort();
-        cJSON_Delete(j);
+        if (reply.status >= 400) {
+            cJSON *j = cJSON_ParseWithLength(reply.body, reply.len);
+
+            if (!j || !cJSON_GetObjectItem(j, "error"))
+                abort();
+            cJSON_Delete(j);
+        }
+        if (round == 0) {
+            first_status = reply.status;
+            first_len = reply.len < sizeof(first) ? reply.len : sizeof(first);
+            memcpy(first, reply.body ? reply.body : "", first_len);
+        } else if (req.call.idem.key[0] && req.reply->defer == NA_DEFER_STORE &&
+                   (first_status < 300 || first_status == 404) && req.call.op != NA_STORE_LIST &&
+                   req.call.op != NA_STORE_GET) {
+            if (!reply.replayed || reply.status != first_status || reply.len != first_len ||
+                memcmp(reply.body ? reply.body : "", first, first_len))
+                abort(); /* a keyed write done once is replayed, not done again */
+        }
+        na_reply_release(&reply);
     }
-    na_reply_release(&reply);
     na_app_release(&app);
     na_store_free(store);
     free(text);

@@ -22,13 +22,13 @@ class MigrateTest(unittest.TestCase):
         self.assertEqual(rc, 0, out + err)
         line = json.loads(out.strip().splitlines()[-1])
         self.assertEqual((line["message"], line["from_version"], line["to_version"]),
-                         ("schema migrated", 0, 2))
+                         ("schema migrated", 0, 3))
         rc, out, err = run(["migrate"], {"DATABASE_URL": url})
         self.assertEqual(rc, 0)
         self.assertEqual(json.loads(out.strip().splitlines()[-1])["message"],
                          "schema already up to date")
         self.assertEqual(err, "")
-        self.assertEqual(self.versions("migrate_twice"), [["1"], ["2"]])
+        self.assertEqual(self.versions("migrate_twice"), [["1"], ["2"], ["3"]])
         self.assertEqual(self.pg.psql("SELECT count(*) FROM items", db="migrate_twice"), [["3"]])
 
     def test_many_at_once(self):
@@ -43,7 +43,7 @@ class MigrateTest(unittest.TestCase):
         self.assertEqual([rc for rc, _, _ in results], [0] * 8, results)
         messages = [json.loads(out.strip().splitlines()[-1])["message"] for _, out, _ in results]
         self.assertEqual(messages.count("schema migrated"), 1)
-        self.assertEqual(self.versions("migrate_race"), [["1"], ["2"]])
+        self.assertEqual(self.versions("migrate_race"), [["1"], ["2"], ["3"]])
         self.assertEqual(self.pg.psql("SELECT count(*) FROM items", db="migrate_race"), [["3"]])
 
     def test_seed_only_into_an_empty_table(self):
@@ -64,7 +64,7 @@ class MigrateTest(unittest.TestCase):
         finally:
             for srv in servers:
                 srv.stop()
-        self.assertEqual(self.versions("migrate_serve"), [["1"], ["2"]])
+        self.assertEqual(self.versions("migrate_serve"), [["1"], ["2"], ["3"]])
 
     def test_migrate_off_then_command(self):
         url = self.pg.fresh_database("migrate_off")

@@ -173,7 +173,8 @@ class FaultsTest(unittest.TestCase):
             t.join(30)
         srv.stop()
         self.assertEqual(failures, [])
-        self.assertTrue(set(results) <= {200, 201, 503}, set(results))
+        # 504: a write whose connection died after it was sent, which may have committed.
+        self.assertTrue(set(results) <= {200, 201, 503, 504}, set(results))
         self.assertIn(503, results)  # the restart was seen...
         self.assertGreater(results.count(201), 10)  # ...between successes
         # Every write answered 201 is in the database.
@@ -256,6 +257,69 @@ class FaultsTest(unittest.TestCase):
             self.assertEqual(r.header("Retry-After"), "1")
             self.assertLess(took, bound, f"{name} read answered after {took:.1f} s")
         srv.stop()
+
+    def test_frozen_database_answers_are_honest_and_keys_prevent_duplicates(self):
+        """PostgreSQL frozen (SIGSTOP) under 8 writers: writes without a key were sent and
+        may commit when it resumes, so they get 504 and no Retry-After (and do commit);
+        writes with a key never got past BEGIN, so they get 503 and Retry-After; retried with
+        the same key once it resumes, each ends as exactly one row."""
+        import os
+        import signal as sig
+        import subprocess
+        srv = Server({"DATABASE_URL": PG.url, "API_KEY": KEY, "DB_POOL_SIZE": "8",
+                      "DB_STATEMENT_TIMEOUT_MS": "1000", "DB_ACQUIRE_TIMEOUT_MS": "3000",
+                      "DB_CONNECT_TIMEOUT_S": "2", "ACCESS_LOG": "off"})
+        self.assertTrue(wait_for(lambda: srv.get("/health/detailed").json()["checks"]["database"]
+                                 ["pool"]["connected"] == 8))
+        with open(os.path.join(PG.data, "postmaster.pid")) as f:
+            postmaster = int(f.readline())
+        children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True,
+                                  text=True).stdout.split()
+        frozen = [postmaster] + [int(p) for p in children]
+        first, final = {}, {}
+        tag = f"freeze-{time.monotonic_ns()}"
+
+        def writer(i):
+            keyed = i % 2 == 0
+            headers = {**AUTH, "Idempotency-Key": f"{tag}-{i}"} if keyed else AUTH
+            name = f"{tag} {'keyed' if keyed else 'plain'} {i}"
+            r = srv.request("POST", "/api/items", headers, body({"name": name, "price": 1}))
+            first[i] = r
+
+        for p in frozen:
+            os.kill(p, sig.SIGSTOP)
+        try:
+            threads = [threading.Thread(target=writer, args=(i,)) for i in range(8)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(20)
+        finally:
+            for p in frozen:
+                os.kill(p, sig.SIGCONT)
+        for i in range(0, 8, 2):
+            r = first[i]
+            self.assertEqual((r.status, r.header("Retry-After")), (503, "1"), r)
+            # The client does as told: retries, with the same key, until it has an answer.
+            deadline = time.monotonic() + 30
+            while r.status in (503, 409) and time.monotonic() < deadline:
+                time.sleep(0.2)
+                r = srv.request("POST", "/api/items", {**AUTH, "Idempotency-Key": f"{tag}-{i}"},
+                                body({"name": f"{tag} keyed {i}", "price": 1}))
+            final[i] = r
+        for i in range(1, 8, 2):
+            r = first[i]
+            self.assertEqual(r.status, 504, r)
+            self.assertIsNone(r.header("Retry-After"))
+            self.assertIn("may have been applied", r.json()["error"]["message"])
+        srv.stop()
+        for i in range(0, 8, 2):
+            self.assertEqual(final[i].status, 201, final[i])
+            rows = PG.psql(f"SELECT id FROM items WHERE name = '{tag} keyed {i}'")
+            self.assertEqual(rows, [[str(final[i].json()["id"])]])  # exactly one
+        # What the 504s meant: each of those writes did commit once the database resumed.
+        self.assertTrue(wait_for(lambda: PG.psql(
+            f"SELECT count(*) FROM items WHERE name LIKE '{tag} plain %'") == [["4"]]))
 
     def test_secrets_stay_out_of_logs_and_answers(self):
         srv = Server({"DATABASE_URL": PG.url, "API_KEY": KEY, "DB_ACQUIRE_TIMEOUT_MS": "300"})

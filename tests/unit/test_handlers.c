@@ -59,7 +59,7 @@ static int setup(void **state)
     if (na_config_load(&cfg, no_env, NULL, &si, &err))
         return -1;
     cfg.loadtest_routes = true;
-    store = na_store_memory_new();
+    store = na_store_memory_new(100);
     return store && !na_app_init(&app, &cfg, store) ? 0 : -1;
 }
 
@@ -335,12 +335,49 @@ static void test_item_reads(void **state)
     headers = NULL;
 }
 
+static void test_idempotency_key(void **state)
+{
+    static const char *const keyed[] = {
+        "X-API-Key", "secret-key", "Content-Type", "application/json", "Idempotency-Key",
+        "k-1",       NULL};
+    static const char *const bad_key[] = {
+        "X-API-Key", "secret-key", "Content-Type", "application/json", "Idempotency-Key",
+        "\"open",    NULL};
+    struct na_request req;
+    struct na_reply r;
+    cJSON *j;
+    int id;
+
+    (void)state;
+    query = NULL;
+    headers = keyed;
+    j = run_with("POST", "/api/items", "{\"name\":\"Once\",\"price\":1}", &r, &req);
+    assert_int_equal(r.status, 201);
+    assert_false(r.replayed);
+    id = cJSON_GetObjectItem(j, "id")->valueint;
+    cJSON_Delete(j);
+    j = run_with("POST", "/api/items", "{\"price\":1,\"name\":\"Once\"}", &r, &req);
+    assert_int_equal(r.status, 201);
+    assert_true(r.replayed);
+    assert_int_equal(cJSON_GetObjectItem(j, "id")->valueint, id);
+    cJSON_Delete(j);
+    j = run_with("POST", "/api/items", "{\"name\":\"Twice\",\"price\":1}", &r, &req);
+    assert_int_equal(r.status, 422);
+    cJSON_Delete(j);
+    /* A malformed key is refused before the body is read. */
+    headers = bad_key;
+    run_with("POST", "/api/items", NULL, &r, &req);
+    assert_int_equal(r.status, 400);
+    assert_non_null(strstr(last_body, "Idempotency-Key"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_routes),          cmocka_unit_test(test_errors),
         cmocka_unit_test(test_draining_health), cmocka_unit_test(test_loadtest_routes),
         cmocka_unit_test(test_item_writes),     cmocka_unit_test(test_item_reads),
+        cmocka_unit_test(test_idempotency_key),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);
