@@ -1,8 +1,8 @@
 /*
  * Fuzz target: the request headers parsed by themselves: Accept
- * (negotiate.h), X-Request-Id (reqid.h), X-Forwarded-For (accesslog.h) and
- * Authorization / X-API-Key (auth.h). The input is split at its first two
- * newlines into three header values.
+ * (negotiate.h), X-Request-Id (reqid.h), X-Forwarded-For (accesslog.h),
+ * Authorization / X-API-Key (auth.h) and Idempotency-Key (idem.h). The
+ * input is split at its first two newlines into three header values.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 
 #include "na/accesslog.h"
 #include "na/auth.h"
+#include "na/idem.h"
 #include "na/negotiate.h"
 #include "na/reqid.h"
 
@@ -17,7 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *s = malloc(size + 1), *a, *b, *c, id[NA_REQID_MAX + 1];
+    char *s = malloc(size + 1), *a, *b, *c, id[NA_REQID_MAX + 1], key[NA_IDEM_KEY_MAX + 1];
     const char *client;
     size_t n;
 
@@ -38,6 +39,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     client = na_access_client(c, "10.0.0.1", &n);
     if (n > strlen(client))
         abort();
+    if (!na_idem_key_parse(c, key)) {
+        /* A key is 1 to 255 printable ASCII characters, whatever form it came in. */
+        n = strlen(key);
+        if (!n || n > NA_IDEM_KEY_MAX)
+            abort();
+        for (size_t i = 0; i < n; i++) {
+            if (key[i] < 0x20 || key[i] > 0x7e)
+                abort();
+        }
+    }
     na_auth_check("secret-key", a, b);
     na_auth_check("", c, NULL);
     free(s);
