@@ -2,6 +2,7 @@
 
 These tests stop and start their own PostgreSQL, apart from the shared one."""
 
+import sys
 import threading
 import time
 import unittest
@@ -94,6 +95,8 @@ class ReconnectTest(unittest.TestCase):
         self.assertGreater(len(statuses), 50)  # steady traffic, all through the outage
         # The pool's workers plus the health check's own connection.
         bound = (pool + 1) * attempts_bound(elapsed + 1)
+        print(f"\ndead database under traffic: {len(statuses)} requests, {len(dead.connects)} "
+              f"connects in {elapsed:.1f} s (bound {bound})", file=sys.stderr)
         self.assertLessEqual(len(dead.connects), bound,
                              f"{len(dead.connects)} connects in {elapsed:.1f} s")
         self.assertGreaterEqual(len(dead.connects), pool + 1)  # they did try
