@@ -366,8 +366,9 @@ static void test_idempotency_key(void **state)
     cJSON_Delete(j);
     /* A malformed key is refused before the body is read. */
     headers = bad_key;
-    run_with("POST", "/api/items", NULL, &r, &req);
+    j = run_with("POST", "/api/items", NULL, &r, &req);
     assert_int_equal(r.status, 400);
+    cJSON_Delete(j);
     assert_non_null(strstr(last_body, "Idempotency-Key"));
 }
 
