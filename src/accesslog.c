@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "na/clock.h"
+#include "log_line.h"
 #include "na/log.h"
 
 bool na_access_sampled(double ratio)

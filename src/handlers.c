@@ -1,91 +1,18 @@
 /*
- * handlers: dispatch, replies, and the health, info and load-testing routes
+ * handlers: dispatch, and the health, info and load-testing routes
  * (see include/na/handlers.h). The item routes are in handlers_items.c.
  */
 #include "na/handlers.h"
 
-#include "na/clock.h"
-
 #include <microhttpd.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void na_reply_reset(struct na_reply *r)
-{
-    r->status = 0;
-    r->body = NULL;
-    r->len = 0;
-    r->content_type = NULL;
-    r->release = NULL;
-    r->release_cls = NULL;
-    r->defer = NA_DEFER_NONE;
-    r->delay_ms = 0;
-    r->retry_after_s = 0;
-    r->challenge = false;
-    r->replayed = false;
-    r->allow[0] = '\0';
-    r->location[0] = '\0';
-}
-
-void na_reply_release(struct na_reply *r)
-{
-    if (r->release)
-        r->release(r->release_cls);
-    r->release = NULL;
-    r->release_cls = NULL;
-    r->body = NULL;
-    r->len = 0;
-}
-
-void na_reply_error(struct na_reply *r, unsigned status, const char *message)
-{
-    struct na_buf b;
-
-    na_reply_release(r);
-    na_buf_init(&b, r->storage, sizeof(r->storage));
-    na_encode_error(&b, status, message);
-    r->status = status;
-    r->body = b.data;
-    r->len = b.len;
-    r->content_type = NULL;
-    r->defer = NA_DEFER_NONE;
-}
-
-void na_reply_store_error(struct na_reply *r, const struct na_store_call *call)
-{
-    switch (call->rc) {
-    case NA_STORE_NOT_FOUND:
-        na_reply_error(r, 404, call->detail[0] ? call->detail : "not found");
-        break;
-    case NA_STORE_UNAVAILABLE:
-        na_reply_error(r, 503, call->detail[0] ? call->detail : "store unavailable, retry later");
-        r->retry_after_s = 1;
-        break;
-    case NA_STORE_UNKNOWN:
-        /* No Retry-After: a blind retry could write twice. */
-        na_reply_error(r, 504,
-                       "the database did not confirm the write, which may have been applied: "
-                       "retry with the same Idempotency-Key, or read before writing again");
-        break;
-    case NA_STORE_KEY_BUSY:
-        na_reply_error(r, 409,
-                       "a request with this Idempotency-Key is still being processed, retry later");
-        r->retry_after_s = 1;
-        break;
-    case NA_STORE_KEY_REUSED:
-        na_reply_error(r, 422, "this Idempotency-Key was used for a different request");
-        break;
-    case NA_STORE_NOMEM:
-        na_reply_error(r, 500, "out of memory");
-        break;
-    case NA_STORE_ERROR:
-    case NA_STORE_OK:
-        na_reply_error(r, 500, call->detail[0] ? call->detail : "store error");
-        break;
-    }
-}
+#include "handlers_items.h"
+#include "na/clock.h"
 
 /* A reply whose body is in its own storage. */
 static void reply_buf(struct na_reply *r, struct na_buf *b, unsigned status)
@@ -222,6 +149,23 @@ static void status_route(struct na_request *req)
     if (code != 204 && code != 304)
         na_buf_printf(&b, "{\"status\":%ld}", code);
     out->len = b.len;
+}
+
+void na_request_init(struct na_request *req, struct na_app *app, const char *method,
+                     const char *path, const struct na_request_hooks *hooks, struct na_reply *reply)
+{
+    /* The store call is left alone: it is set up, field by field, only when used. */
+    memset(req, 0, offsetof(struct na_request, call));
+    req->app = app;
+    req->method = na_method_parse(method);
+    req->method_name = method;
+    req->path = path;
+    req->lookup = hooks->lookup;
+    req->resume = hooks->resume;
+    req->server_cls = hooks->server_cls;
+    req->reply = reply;
+    na_router_match(path, app->cfg->loadtest_routes, &req->match);
+    na_reply_reset(reply);
 }
 
 bool na_handle_precheck(struct na_request *req)

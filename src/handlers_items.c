@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "handlers_items.h"
 #include "na/auth.h"
 #include "na/handlers.h"
 #include "na/idem.h"

@@ -2,6 +2,7 @@
  * log: JSON log lines, formatted by the caller, written by one writer thread
  * through a bounded ring buffer (see include/na/log.h).
  */
+#include "log_line.h"
 #include "na/log.h"
 
 #include <errno.h>

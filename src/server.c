@@ -300,17 +300,9 @@ static enum MHD_Result request_begin(struct conn *c, const char *url, const char
     c->body_bytes = 0;
     c->status = 0;
     c->bytes = 0;
-    na_reply_reset(&c->reply);
-    memset(req, 0, offsetof(struct na_request, call));
-    req->app = s->app;
-    req->method = na_method_parse(method);
-    req->method_name = method;
-    req->path = url;
-    req->lookup = lookup;
-    req->resume = resume;
-    req->server_cls = c;
-    req->reply = &c->reply;
-    na_router_match(url, cfg->loadtest_routes, &req->match);
+    na_request_init(req, s->app, method, url,
+                    &(struct na_request_hooks){.lookup = lookup, .resume = resume, .server_cls = c},
+                    &c->reply);
     na_reqid_assign(MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, "X-Request-Id"),
                     c->request_id);
 

@@ -1,12 +1,5 @@
 /*
- * handlers: turn a routed request into a reply.
- *
- * A reply is the status, the body and the few headers a handler decides
- * (Allow, Location, Retry-After, WWW-Authenticate, Idempotent-Replayed). The server adds the
- * rest (Content-Type, X-Request-Id, Connection) when it turns the reply
- * into a response. Errors of every kind, here and in the server, go
- * through na_reply_error(), which writes the one error shape
- * {"error":{"status","message"}}.
+ * handlers: turn a routed request into a reply (include/na/reply.h).
  *
  * The server calls, per request:
  *   na_handle_precheck()  once the headers are in: answers at once what
@@ -26,40 +19,12 @@
 #include <stddef.h>
 
 #include "na/app.h"
-#include "na/encode.h"
 #include "na/negotiate.h"
+#include "na/reply.h"
 #include "na/router.h"
 
 /* Upper bound of /api/delay/{ms}. */
 #define NA_DELAY_MAX_MS 30000u
-
-enum na_defer {
-    NA_DEFER_NONE = 0,
-    NA_DEFER_TIMER, /* answer after delay_ms */
-    NA_DEFER_STORE, /* answer when req->call finishes: submit it */
-};
-
-struct na_reply {
-    unsigned status;
-    /*
-     * The body. It stays valid until `release(release_cls)` is called, or,
-     * when release is NULL, for as long as the reply itself (static text,
-     * or `storage` below).
-     */
-    const char *body;
-    size_t len;
-    const char *content_type; /* NULL: application/json; charset=utf-8 */
-    void (*release)(void *cls);
-    void *release_cls;
-    enum na_defer defer;
-    unsigned delay_ms;
-    unsigned retry_after_s; /* > 0: Retry-After header */
-    bool challenge;         /* WWW-Authenticate: Bearer */
-    bool replayed;          /* Idempotent-Replayed: true (a stored outcome) */
-    char allow[64];         /* non-empty: Allow header */
-    char location[48];      /* non-empty: Location header */
-    char storage[NA_ENCODE_SMALL_MAX];
-};
 
 enum na_lookup { NA_LOOKUP_HEADER, NA_LOOKUP_QUERY };
 
@@ -85,21 +50,21 @@ struct na_request {
     uint64_t cache_generation; /* the list cache's key for this call; 0: none */
 };
 
-/* Empties a reply for reuse (does not release a previous body). */
-void na_reply_reset(struct na_reply *r);
-
-/* Releases the body if the reply still owns it. */
-void na_reply_release(struct na_reply *r);
-
-/* Makes `r` an error reply: the JSON error body in r->storage. */
-void na_reply_error(struct na_reply *r, unsigned status, const char *message);
+/* The server's side of a request: its lookups and its way to resume a deferred reply. */
+struct na_request_hooks {
+    const char *(*lookup)(const struct na_request *req, enum na_lookup kind, const char *name);
+    void (*resume)(struct na_request *req);
+    void *server_cls;
+};
 
 /*
- * Makes `r` a store failure: 404; 503 with Retry-After (certainly not done,
- * retry); 504 (a write whose outcome is unknown); 409 with Retry-After or
- * 422 (Idempotency-Key in use, or used for another request); or 500.
+ * Sets `req` up for a new request: `method` and `path` as received (both
+ * borrowed for the request), the route matched, no body yet, and `reply`
+ * emptied. The one way to start a request, in the server and in tests.
  */
-void na_reply_store_error(struct na_reply *r, const struct na_store_call *call);
+void na_request_init(struct na_request *req, struct na_app *app, const char *method,
+                     const char *path, const struct na_request_hooks *hooks,
+                     struct na_reply *reply);
 
 /* True when the request is answered without its body: req->reply holds the answer. */
 bool na_handle_precheck(struct na_request *req);
@@ -109,9 +74,5 @@ bool na_handle_takes_body(const struct na_request *req);
 
 /* Fills req->reply, or defers it (reply->defer). */
 void na_handle(struct na_request *req);
-
-/* The item routes (handlers_items.c). */
-bool na_items_precheck(struct na_request *req);
-void na_items_handle(struct na_request *req);
 
 #endif

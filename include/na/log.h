@@ -68,9 +68,6 @@ struct na_log_field {
         .key = (k), .type = NA_LT_RAW_, .v.s = (x)                                                 \
     }
 
-/* Longest line we write; longer ones are cut to a marked stub. */
-#define NA_LOG_LINE_MAX 8192
-
 /* Parses debug|info|warn|error (any case). Returns 0, or -1 if unknown. */
 int na_log_level_parse(const char *s, enum na_log_level *out);
 
@@ -97,14 +94,5 @@ void na_log_emit(enum na_log_level level, const char *message, const struct na_l
 #define na_log(level, msg) na_log_emit((level), (msg), NULL)
 #define na_logf(level, msg, ...)                                                                   \
     na_log_emit((level), (msg), (const struct na_log_field[]){__VA_ARGS__, {0}})
-
-/*
- * For formatters with their own fields (the access log): na_log_begin()
- * writes the opening and the four common fields into `b` (which the caller
- * backs with NA_LOG_LINE_MAX bytes); the caller appends `,"key":value`
- * pairs; na_log_end() closes the object and queues the line.
- */
-void na_log_begin(struct na_buf *b, enum na_log_level level, const char *message);
-void na_log_end(struct na_buf *b);
 
 #endif

@@ -102,17 +102,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         static unsigned first_status;
 
         memset(&req, 0, sizeof(req));
-        req.app = &app;
-        req.method_name = fields[F_METHOD] ? fields[F_METHOD] : "GET";
-        req.method = na_method_parse(req.method_name);
-        req.path = fields[F_PATH] ? fields[F_PATH] : "/";
-        req.lookup = lookup;
-        req.resume = resume;
-        req.reply = &reply;
+        na_request_init(&req, &app, fields[F_METHOD] ? fields[F_METHOD] : "GET",
+                        fields[F_PATH] ? fields[F_PATH] : "/",
+                        &(struct na_request_hooks){.lookup = lookup, .resume = resume}, &reply);
         req.body = p;
         req.body_len = (size_t)(text + size - p);
-        na_router_match(req.path, true, &req.match);
-        na_reply_reset(&reply);
         resumed = false;
         if (!na_handle_precheck(&req)) {
             na_handle(&req);

@@ -81,17 +81,10 @@ static cJSON *run_with(const char *method, const char *path, const char *body, s
     char *text = last_body;
 
     memset(req, 0, sizeof(*req));
-    req->app = &app;
-    req->method = na_method_parse(method);
-    req->method_name = method;
-    req->path = path;
-    req->lookup = lookup;
-    req->resume = resume;
-    req->reply = r;
+    na_request_init(req, &app, method, path,
+                    &(struct na_request_hooks){.lookup = lookup, .resume = resume}, r);
     req->body = body;
     req->body_len = body ? strlen(body) : 0;
-    na_router_match(path, cfg.loadtest_routes, &req->match);
-    na_reply_reset(r);
     resumed = false;
     if (!na_handle_precheck(req)) {
         na_handle(req);

@@ -1,0 +1,68 @@
+/*
+ * reply: what a request is answered with, before it becomes a response.
+ *
+ * A reply is the status, the body and the few headers a handler decides
+ * (Allow, Location, Retry-After, WWW-Authenticate, Idempotent-Replayed).
+ * The server adds the rest (Content-Type, X-Request-Id, Connection) when it
+ * turns the reply into a response. Errors of every kind, in the handlers
+ * and in the server, go through na_reply_error(), which writes the one
+ * error shape {"error":{"status","message"}}.
+ *
+ * It sits below both of its callers, so neither calls up a layer to
+ * answer. A reply belongs to one request at a time and is used from the
+ * thread that holds that request.
+ */
+#ifndef NA_REPLY_H
+#define NA_REPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "na/encode.h"
+#include "na/store.h"
+
+enum na_defer {
+    NA_DEFER_NONE = 0,
+    NA_DEFER_TIMER, /* answer after delay_ms */
+    NA_DEFER_STORE, /* answer when req->call finishes: submit it */
+};
+
+struct na_reply {
+    unsigned status;
+    /*
+     * The body. It stays valid until `release(release_cls)` is called, or,
+     * when release is NULL, for as long as the reply itself (static text,
+     * or `storage` below).
+     */
+    const char *body;
+    size_t len;
+    const char *content_type; /* NULL: application/json; charset=utf-8 */
+    void (*release)(void *cls);
+    void *release_cls;
+    enum na_defer defer;
+    unsigned delay_ms;
+    unsigned retry_after_s; /* > 0: Retry-After header */
+    bool challenge;         /* WWW-Authenticate: Bearer */
+    bool replayed;          /* Idempotent-Replayed: true (a stored outcome) */
+    char allow[64];         /* non-empty: Allow header */
+    char location[48];      /* non-empty: Location header */
+    char storage[NA_ENCODE_SMALL_MAX];
+};
+
+/* Empties a reply for reuse (does not release a previous body). */
+void na_reply_reset(struct na_reply *r);
+
+/* Releases the body if the reply still owns it. */
+void na_reply_release(struct na_reply *r);
+
+/* Makes `r` an error reply: the JSON error body in r->storage. */
+void na_reply_error(struct na_reply *r, unsigned status, const char *message);
+
+/*
+ * Makes `r` a store failure: 404; 503 with Retry-After (certainly not done,
+ * retry); 504 (a write whose outcome is unknown); 409 with Retry-After or
+ * 422 (Idempotency-Key in use, or used for another request); or 500.
+ */
+void na_reply_store_error(struct na_reply *r, const struct na_store_call *call);
+
+#endif

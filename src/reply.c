@@ -1,0 +1,81 @@
+/*
+ * reply: replies and the one error shape (see include/na/reply.h).
+ */
+#include "na/reply.h"
+
+#include <stdio.h>
+
+void na_reply_reset(struct na_reply *r)
+{
+    r->status = 0;
+    r->body = NULL;
+    r->len = 0;
+    r->content_type = NULL;
+    r->release = NULL;
+    r->release_cls = NULL;
+    r->defer = NA_DEFER_NONE;
+    r->delay_ms = 0;
+    r->retry_after_s = 0;
+    r->challenge = false;
+    r->replayed = false;
+    r->allow[0] = '\0';
+    r->location[0] = '\0';
+}
+
+void na_reply_release(struct na_reply *r)
+{
+    if (r->release)
+        r->release(r->release_cls);
+    r->release = NULL;
+    r->release_cls = NULL;
+    r->body = NULL;
+    r->len = 0;
+}
+
+void na_reply_error(struct na_reply *r, unsigned status, const char *message)
+{
+    struct na_buf b;
+
+    na_reply_release(r);
+    na_buf_init(&b, r->storage, sizeof(r->storage));
+    na_encode_error(&b, status, message);
+    r->status = status;
+    r->body = b.data;
+    r->len = b.len;
+    r->content_type = NULL;
+    r->defer = NA_DEFER_NONE;
+}
+
+void na_reply_store_error(struct na_reply *r, const struct na_store_call *call)
+{
+    switch (call->rc) {
+    case NA_STORE_NOT_FOUND:
+        na_reply_error(r, 404, call->detail[0] ? call->detail : "not found");
+        break;
+    case NA_STORE_UNAVAILABLE:
+        na_reply_error(r, 503, call->detail[0] ? call->detail : "store unavailable, retry later");
+        r->retry_after_s = 1;
+        break;
+    case NA_STORE_UNKNOWN:
+        /* No Retry-After: a blind retry could write twice. */
+        na_reply_error(r, 504,
+                       "the database did not confirm the write, which may have been applied: "
+                       "retry with the same Idempotency-Key, or read before writing again");
+        break;
+    case NA_STORE_KEY_BUSY:
+        na_reply_error(r, 409,
+                       "a request with this Idempotency-Key is still being processed, retry later");
+        r->retry_after_s = 1;
+        break;
+    case NA_STORE_KEY_REUSED:
+        na_reply_error(r, 422, "this Idempotency-Key was used for a different request");
+        break;
+    case NA_STORE_NOMEM:
+        na_reply_error(r, 500, "out of memory");
+        break;
+    case NA_STORE_ERROR:
+    case NA_STORE_OK:
+        na_reply_error(r, 500, call->detail[0] ? call->detail : "store error");
+        break;
+    }
+}
