@@ -50,7 +50,7 @@ SRCS := $(wildcard src/*.c)
 LIB_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(filter-out src/main.c,$(SRCS)))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
-FORMAT_FILES := $(wildcard src/*.c include/na/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c)
+FORMAT_FILES := $(wildcard src/*.c src/*.h include/na/*.h tests/unit/*.c tests/unit/*.h tests/fuzz/*.c)
 
 .PHONY: all deps deps-build run test unit integration deploy-test container-test image bench \
         fuzz fuzz-build soak format format-check clean print-version
