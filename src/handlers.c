@@ -145,8 +145,8 @@ static void status_route(struct na_request *req)
         return;
     }
     reply_buf(out, &b, (unsigned)code);
-    /* 204 and 304 carry no body (RFC 9110, 15.3.5 and 15.4.5). */
-    if (code != 204 && code != 304)
+    /* 204, 205 and 304 carry no body (RFC 9110, 15.3.5, 15.3.6 and 15.4.5). */
+    if (code != 204 && code != 205 && code != 304)
         na_buf_printf(&b, "{\"status\":%ld}", code);
     out->len = b.len;
 }

@@ -125,8 +125,14 @@ size_t na_router_unescape(char *s)
     while (*r) {
         int hi, lo;
 
+        /*
+         * %00 would cut the string short ("/health%00.json" served as
+         * "/health"); %2F would make a separator that was not one
+         * ("/api%2Fitems%2F1" served as item 1, past path rules in front).
+         * Both stay as they came.
+         */
         if (r[0] == '%' && (hi = hex_value(r[1])) >= 0 && (lo = hex_value(r[2])) >= 0 &&
-            (hi | lo)) {
+            (hi | lo) && (hi << 4 | lo) != '/') {
             *w++ = (char)(hi << 4 | lo);
             r += 3;
         } else {

@@ -15,10 +15,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "na/accesslog.h"
 #include "na/clock.h"
+#include "na/framing.h"
 #include "na/handlers.h"
 #include "na/log.h"
 #include "na/reqid.h"
@@ -48,6 +50,7 @@ enum phase {
 struct conn {
     struct na_server *srv;
     struct MHD_Connection *mhd;
+    int fd; /* the socket, libmicrohttpd's; -1 if unknown */
     char peer[INET6_ADDRSTRLEN];
 
     /* The current request; reset when it completes. */
@@ -57,7 +60,8 @@ struct conn {
     bool takes_body;
     bool too_big;
     bool suspended;
-    bool cut; /* deferred reply cut off by the shutdown */
+    bool cut;          /* deferred reply cut off by the shutdown */
+    bool answered_raw; /* answered by answer_raw(): the close is ours */
     uint64_t started_ns;
     uint64_t body_bytes; /* received, kept or not */
     char *body;          /* kept body, for routes that take one */
@@ -72,6 +76,9 @@ struct conn {
 
 static const char json_type[] = "application/json; charset=utf-8";
 
+/* How long the stop waits for cut-off requests to send their 503. */
+#define STOP_FLUSH_MS 1000
+
 /* ---- responses ---------------------------------------------------------- */
 
 /*
@@ -79,6 +86,15 @@ static const char json_type[] = "application/json; charset=utf-8";
  * handed to libmicrohttpd with its release callback; a body in the reply's
  * own storage needs none, as the connection context outlives the response.
  */
+static ssize_t no_content(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls;
+    (void)pos;
+    (void)buf;
+    (void)max;
+    return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
 static enum MHD_Result respond(struct conn *c)
 {
     struct na_reply *r = &c->reply;
@@ -86,8 +102,23 @@ static enum MHD_Result respond(struct conn *c)
     enum MHD_Result ret;
     char num[16];
 
-    resp = MHD_create_response_from_buffer_with_free_callback_cls(r->len, (void *)r->body,
-                                                                  r->release, r->release_cls);
+    if (r->status == 304 && !r->len) {
+        /*
+         * A 304 may carry Content-Length only as the length of the 200 it
+         * stands for (RFC 9110 8.6): libmicrohttpd sends the length of the
+         * body it is given, and sends no body, so a 304 that stands for a
+         * representation is given that representation. One that stands for
+         * none (/api/status/304) gets no framing at all, which in
+         * libmicrohttpd 0.9.75 means closing the connection after it.
+         */
+        na_reply_release(r);
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64, no_content, NULL, NULL);
+        if (resp)
+            MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
+    } else {
+        resp = MHD_create_response_from_buffer_with_free_callback_cls(r->len, (void *)r->body,
+                                                                      r->release, r->release_cls);
+    }
     if (!resp) {
         na_reply_release(r);
         return MHD_NO; /* out of memory: libmicrohttpd closes the connection */
@@ -138,7 +169,50 @@ static enum MHD_Result respond_too_big(struct conn *c)
     return respond_error(c, 413, msg, 0);
 }
 
+/*
+ * Answers with an error written straight to the socket, then closes. For a
+ * head too large to answer the usual way: libmicrohttpd builds response
+ * headers in the connection's pool, and a head that filled the pool leaves
+ * no room for them (it would close without a word). The socket's buffer is
+ * empty here (the previous answer, if any, has gone), so the few hundred
+ * bytes go at once.
+ */
+static enum MHD_Result answer_raw(struct conn *c, unsigned status, const char *message)
+{
+    char body[NA_ENCODE_SMALL_MAX], out[NA_ENCODE_SMALL_MAX + 512];
+    struct na_buf b;
+    int n;
+
+    na_buf_init(&b, body, sizeof(body));
+    na_encode_error(&b, status, message);
+    n = snprintf(out, sizeof(out),
+                 "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                 "X-Request-Id: %s\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
+                 "%s",
+                 status, MHD_get_reason_phrase_for(status), json_type, b.len, c->request_id, body);
+    if (c->fd >= 0 && n > 0 && (size_t)n < sizeof(out))
+        (void)!send(c->fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    c->status = status;
+    c->bytes = b.len;
+    c->answered_raw = true;
+    c->phase = PHASE_ANSWERED;
+    return MHD_NO; /* libmicrohttpd closes the connection */
+}
+
 /* ---- request bodies ----------------------------------------------------- */
+
+/* The most of an unwanted body read and dropped before answering: twice the limit, and a bit. */
+static uint64_t drop_bound(const struct na_config *cfg)
+{
+    return 2 * cfg->max_body_bytes + 65536;
+}
+
+static bool expects_continue(struct MHD_Connection *mc)
+{
+    const char *e = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+
+    return e && !strcasecmp(e, "100-continue");
+}
 
 /*
  * Bodies kept for the handlers draw on one pool (the budget's body_pool):
@@ -224,55 +298,40 @@ static void on_timer(void *cls, bool cancelled)
     resume(&c->req);
 }
 
-struct length_headers {
-    unsigned count;
-    const char *first;
-    bool conflict;
+/* The head as framing.h reads it. */
+struct head {
+    struct na_framing f;
+    const char *lengths[8];
 };
 
-static enum MHD_Result count_lengths(void *cls, enum MHD_ValueKind kind, const char *key,
-                                     const char *value)
+static enum MHD_Result collect_lengths(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
 {
-    struct length_headers *l = cls;
+    struct head *h = cls;
 
     (void)kind;
     if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
         return MHD_YES;
-    if (l->count++ && strcmp(l->first, value))
-        l->conflict = true;
-    else
-        l->first = value;
+    if (h->f.nlengths == 8) {
+        h->lengths[7] = ""; /* more than 8: as good as disagreeing */
+        return MHD_NO;
+    }
+    h->lengths[h->f.nlengths++] = value;
     return MHD_YES;
 }
 
-/*
- * Refuses what makes a body's end ambiguous, the stuff of request
- * smuggling: Transfer-Encoding together with Content-Length (RFC 9112 6.1:
- * "ought to be handled as an error"), and Content-Length headers that
- * disagree. libmicrohttpd would otherwise go by one of them and read the
- * bytes after it as another request.
- */
-static const char *framing_error(struct MHD_Connection *mc)
+static void read_head(struct MHD_Connection *mc, struct head *h)
 {
-    struct length_headers l = {0};
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
 
-    if (!MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH))
-        return NULL;
-    if (MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
-        return "Transfer-Encoding together with Content-Length";
-    MHD_get_connection_values(mc, MHD_HEADER_KIND, count_lengths, &l);
-    return l.conflict ? "Content-Length headers that disagree" : NULL;
-}
-
-static uint64_t header_u64(struct MHD_Connection *mc, const char *name, bool *present)
-{
-    const char *v = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, name);
-    uint64_t n = 0;
-
-    *present = v != NULL;
-    for (; v && *v >= '0' && *v <= '9'; v++)
-        n = n > UINT64_MAX / 10 - 10 ? UINT64_MAX : n * 10 + (uint64_t)(*v - '0');
-    return n;
+    memset(h, 0, sizeof(*h));
+    h->f.head_bytes = ci ? ci->header_size : 0;
+    h->f.fields = (size_t)MHD_get_connection_values(mc, MHD_HEADER_KIND, NULL, NULL);
+    h->f.transfer_encoding =
+        MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    h->f.lengths = h->lengths;
+    MHD_get_connection_values(mc, MHD_HEADER_KIND, collect_lengths, h);
 }
 
 /*
@@ -288,15 +347,18 @@ static enum MHD_Result request_begin(struct conn *c, const char *url, const char
     struct na_server *s = c->srv;
     const struct na_config *cfg = s->cfg;
     struct na_request *req = &c->req;
-    const char *framing;
+    struct head head;
+    unsigned refused;
     bool has_length;
     uint64_t length;
+    char msg[160];
 
     c->started_ns = na_clock_ns();
     atomic_fetch_add_explicit(&s->app->in_flight, 1, memory_order_relaxed);
     c->phase = PHASE_READING;
     c->log_this = na_access_sampled(cfg->access_log_ratio);
-    c->too_big = c->cut = c->suspended = false;
+    c->too_big = c->cut = c->suspended = c->answered_raw = false;
+    c->takes_body = c->answered_early = false;
     c->body_bytes = 0;
     c->status = 0;
     c->bytes = 0;
@@ -306,16 +368,26 @@ static enum MHD_Result request_begin(struct conn *c, const char *url, const char
     na_reqid_assign(MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, "X-Request-Id"),
                     c->request_id);
 
-    framing = framing_error(c->mhd);
-    if (framing) {
-        char msg[96];
-
-        snprintf(msg, sizeof(msg), "ambiguous request: %s", framing);
-        return respond_error(c, 400, msg, 0); /* unread body: the connection closes */
+    read_head(c->mhd, &head);
+    refused = na_framing_check(&head.f, &length, &has_length, msg, sizeof(msg));
+    if (refused == 431)
+        return answer_raw(c, 431, msg);
+    if (refused)
+        return respond_error(c, refused, msg, 0); /* unread body: the connection closes */
+    if (has_length && length > cfg->max_body_bytes) {
+        /*
+         * A client that waits for 100 Continue gets the 413 at once and
+         * sends none of the body. One that sends the whole body before it
+         * reads (Node's fetch and undici, curl with Expect: off) would meet
+         * a reset if the connection closed under its unread body, and never
+         * see the 413: read the body and drop it, up to a bound, then answer
+         * on a connection that stays open.
+         */
+        if (expects_continue(c->mhd) || length > drop_bound(cfg))
+            return respond_too_big(c);
+        c->too_big = true;
+        return MHD_YES;
     }
-    length = header_u64(c->mhd, MHD_HTTP_HEADER_CONTENT_LENGTH, &has_length);
-    if (has_length && length > cfg->max_body_bytes)
-        return respond_too_big(c);
     /* Memory near the limit: shed everything but the load balancer's check. */
     if (atomic_load_explicit(&s->app->shedding, memory_order_relaxed) &&
         req->match.route != NA_ROUTE_HEALTH)
@@ -342,7 +414,7 @@ static enum MHD_Result request_body(struct conn *c, const char *data, size_t *up
     *upload_size = 0;
     if (c->body_bytes + n > max)
         c->too_big = true;
-    if (c->body_bytes + n > 2 * max + 65536)
+    if (c->body_bytes + n > drop_bound(c->srv->cfg))
         return MHD_NO;
     if (c->takes_body && !c->too_big && !body_append(c, data, n)) {
         /* No room to buffer it: answer 503 once the rest is dropped. */
@@ -450,7 +522,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
     e = (struct na_access_entry){
         .status = c->status,
         .bytes = c->bytes,
-        .aborted = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK,
+        .aborted = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !c->answered_raw,
     };
     if (c->log_this || na_access_always(&e)) {
         e.method = c->req.method_name;
@@ -506,8 +578,12 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
             MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 
+        const union MHD_ConnectionInfo *fi =
+            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+
         c->srv = s;
         c->mhd = mc;
+        c->fd = fi ? fi->connect_fd : -1;
         strcpy(c->peer, "unknown");
         if (sa)
             format_peer(sa, c->peer, sizeof(c->peer));
@@ -706,6 +782,16 @@ void na_server_stop(struct na_server *s)
      */
     na_timer_flush(s->timer);
     na_store_shutdown(s->app->store);
+    /*
+     * The deferred requests just cut off are resumed with their 503: give
+     * their threads the moment it takes to send it (bounded), as stopping
+     * the daemon would close them with no answer at all.
+     */
+    for (int i = 0; i < STOP_FLUSH_MS && atomic_load(&s->app->in_flight); i++) {
+        struct timespec ms = {.tv_nsec = 1000000};
+
+        nanosleep(&ms, NULL);
+    }
     MHD_stop_daemon(s->daemon);
     na_timer_free(s->timer);
     /* Until quiesced, the daemon owns the socket and has closed it. */

@@ -24,11 +24,15 @@
 #define NA_MIB (UINT64_C(1) << 20)
 
 /*
- * libmicrohttpd's per-connection pool: the request line and headers must fit
- * in it, so it is also the header size limit (431 above), the same 16 KiB as
- * Node's default. It is cleared for every request: smaller is faster.
+ * libmicrohttpd's per-connection pool. It holds the request head, a record
+ * per header field, and the response headers being built: too small, and a
+ * request that fits is closed without an answer. 32 KiB holds a head of
+ * NA_HEAD_MAX (16 KiB, Node's limit) in NA_HEADERS_MAX fields with room
+ * for our largest response header block (framing.h refuses anything larger
+ * before the pool can overflow). It is cleared for every request: smaller
+ * would be faster.
  */
-#define NA_CONN_POOL_BYTES (16u * 1024u)
+#define NA_CONN_POOL_BYTES (32u * 1024u)
 /* Connection bookkeeping in libmicrohttpd and here, plus kernel socket state. */
 #define NA_CONN_OVERHEAD_BYTES (16u * 1024u)
 /* Code, libraries, thread stacks in use, log ring, allocator slack. */

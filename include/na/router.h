@@ -53,9 +53,12 @@ enum na_method na_method_parse(const char *method);
 void na_router_match(const char *path, bool loadtest, struct na_match *out);
 
 /*
- * Percent-decodes a path or query argument in place ("%2F" -> "/") and
- * returns its new length. "%00" stays as it is: a decoded NUL would cut the
- * string short, and "/health%00.json" would be served as "/health".
+ * Percent-decodes a path or query argument in place ("%41" -> "A") and
+ * returns its new length. "%00" and "%2F" stay as they are: a decoded NUL
+ * would cut the string short ("/health%00.json" served as "/health"), and
+ * routing is on the path's own separators, as in Express: "/api%2Fitems"
+ * is one segment, not /api/items, so path rules in front of the service
+ * (an ALB's, a WAF's) cannot be bypassed.
  */
 size_t na_router_unescape(char *s);
 

@@ -12,8 +12,9 @@ KEY = "hostile-key"
 
 
 def exchange(port, data, timeout=5.0, shut=False, answers=1):
-    """Sends raw bytes; returns every status code answered before the server closed (or went
-    quiet, or `answers` complete answers came), and whether it closed."""
+    """Sends raw bytes; returns the status of every response read, by its framing, before
+    the server closed (or went quiet, or `answers` whole responses came), whether it
+    closed, and the bytes."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     got = b""
     closed = False
@@ -33,27 +34,29 @@ def exchange(port, data, timeout=5.0, shut=False, answers=1):
                 closed = True
                 break
             got += chunk
-            if not shut and _complete(got) and got.count(b"HTTP/1.") >= answers:
+            statuses, whole = _responses(got)
+            if not shut and whole and len(statuses) >= answers:
                 break
     finally:
         s.close()
-    return [int(m) for m in re.findall(rb"HTTP/1\.[01] (\d{3})", got)], closed, got
+    return _responses(got)[0], closed, got
 
 
-def _complete(data):
-    """True once every response in `data` is complete (by Content-Length)."""
-    pos = 0
-    while True:
+def _responses(data):
+    """The statuses of the responses in `data`, each read by its Content-Length, and
+    whether the last one is whole."""
+    statuses, pos = [], 0
+    while pos < len(data):
         end = data.find(b"\r\n\r\n", pos)
-        if end < 0:
-            return pos == len(data) and pos > 0
-        m = re.search(rb"(?i)content-length:\s*(\d+)", data[pos:end])
-        length = int(m.group(1)) if m else 0
-        if end + 4 + length > len(data):
-            return False
-        pos = end + 4 + length
-        if pos == len(data):
-            return True
+        m = re.match(rb"HTTP/1\.[01] (\d{3})", data[pos:])
+        if end < 0 or not m:
+            return statuses, False
+        statuses.append(int(m.group(1)))
+        cl = re.search(rb"(?i)\r\ncontent-length:\s*(\d+)", data[pos:end + 2])
+        pos = end + 4 + (int(cl.group(1)) if cl else 0)
+        if pos > len(data):
+            return statuses, False
+    return statuses, bool(statuses)
 
 
 class HostileTest(unittest.TestCase):
@@ -70,35 +73,47 @@ class HostileTest(unittest.TestCase):
         # Whatever the test sent, the server still answers.
         self.assertEqual(self.srv.get("/health").status, 200)
 
-    def assertRefused(self, data, allowed=(400,)):
-        statuses, closed, raw = exchange(self.srv.port, data)
-        if statuses:
-            self.assertIn(statuses[0], allowed, raw[:200])
-        else:
-            self.assertTrue(closed, f"no answer and no close for {data[:60]!r}")
-        return statuses
+    def assertAnswer(self, data, status):
+        """The one right outcome: exactly one answer, with this status."""
+        statuses, _, raw = exchange(self.srv.port, data)
+        self.assertEqual(statuses, [status], raw[:200])
+
+    def assertClosedWithoutAnswer(self, data, within):
+        """What libmicrohttpd 0.9.75 does with a request line it cannot parse (it has no hook
+        to answer it): the connection is closed, with nothing sent, within `within` s."""
+        t0 = time.monotonic()
+        statuses, closed, raw = exchange(self.srv.port, data, timeout=within + 5)
+        self.assertEqual((statuses, raw, closed), ([], b"", True))
+        self.assertLess(time.monotonic() - t0, within + 1)
 
     def test_malformed_request_lines(self):
-        for line in (b"GARBAGE\r\n\r\n", b"GET\r\n\r\n", b"GET / HTTP/9.9\r\n\r\n",
-                     b"GET /health HTTP/1.1 extra\r\n\r\n", b"\x00\x01\x02\xff\xfe\r\n\r\n",
-                     b" \r\n\r\n", b"GET /health HTTP/1.1\r\nNo-Colon-Here\r\n\r\n"):
+        for line in (b"GARBAGE\r\n\r\n", b"GET\r\n\r\n", b" \r\n\r\n"):
             with self.subTest(line=line):
-                self.assertRefused(line, allowed=(400, 505, 404))
+                self.assertClosedWithoutAnswer(line, within=0.5)
+        # Bytes that never make a line: closed at the idle timeout (2 s here).
+        self.assertClosedWithoutAnswer(b"\x00\x01\x02\xff\xfe\r\n\r\n", within=2)
+        for line, status in ((b"GET / HTTP/9.9\r\n\r\n", 505),
+                             (b"GET /health HTTP/1.1 extra\r\n\r\n", 400),
+                             (b"GET /health HTTP/1.1\r\nNo-Colon-Here\r\n\r\n", 400),
+                             # Without Host, as Node takes it (RFC 9112 3.2 would say 400).
+                             (b"GET /health HTTP/1.1\r\n\r\n", 200)):
+            with self.subTest(line=line):
+                self.assertAnswer(line, status)
         # Tolerated, as RFC 9112 allows: extra spaces between the parts of the request line
         # (3.), and obsolete header folding, replaced by a space (5.2).
         for line in (b"GET  /health HTTP/1.1\r\nHost: x\r\n\r\n",
                      b"GET /health HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n\tfolded\r\n\r\n"):
             with self.subTest(line=line):
-                self.assertRefused(line, allowed=(200, 400))
+                self.assertAnswer(line, 200)
 
     def test_bad_content_length(self):
-        for cl in (b"abc", b"-1", b"1.5", b"99999999999999999999999", b"5, 6"):
+        for cl, status in ((b"abc", 400), (b"-1", 400), (b"1.5", 400),
+                           (b"99999999999999999999999", 413), (b"5, 6", 400)):
             with self.subTest(cl=cl):
-                self.assertRefused(b"POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Length: " + cl +
-                                   b"\r\n\r\nhello", allowed=(400, 413))
-        statuses = self.assertRefused(b"POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
-                                      b"Content-Length: 6\r\n\r\nhello!", allowed=(400,))
-        self.assertEqual(statuses, [400])
+                self.assertAnswer(b"POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Length: " + cl +
+                                  b"\r\n\r\nhello", status)
+        self.assertAnswer(b"POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+                          b"Content-Length: 6\r\n\r\nhello!", 400)
 
     def test_smuggling_te_and_cl(self):
         # A body that, read by Content-Length, would leave a second request behind.
@@ -114,11 +129,9 @@ class HostileTest(unittest.TestCase):
         self.assertNotIn(b'"service"', raw)
 
     def test_oversized_header_and_url(self):
-        statuses, _, _ = exchange(self.srv.port, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " +
-                                  b"a" * 40000 + b"\r\n\r\n")
-        self.assertIn(statuses[:1], ([431], [400], []))
-        statuses, _, _ = exchange(self.srv.port, b"GET /" + b"a" * 40000 + b" HTTP/1.1\r\n\r\n")
-        self.assertIn(statuses[:1], ([414], [400], []))
+        self.assertAnswer(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 40000 +
+                          b"\r\n\r\n", 431)
+        self.assertAnswer(b"GET /" + b"a" * 40000 + b" HTTP/1.1\r\n\r\n", 414)
 
     def test_oversized_body_refused_unread(self):
         s = socket.create_connection(("127.0.0.1", self.srv.port), timeout=5)
@@ -196,13 +209,14 @@ class HostileTest(unittest.TestCase):
         self.assertLess(raw.index(b'"service"'), raw.index(b'"items"'))
 
     def test_nul_and_dot_dot_in_paths(self):
-        for path in (b"/he%00alth", b"/api/%2e%2e/health", b"/../../etc/passwd", b"/api/items/..",
-                     b"/health%00.json", b"/api/items/1%00"):
+        for path, status in ((b"/he%00alth", 404), (b"/api/%2e%2e/health", 404),
+                             (b"/../../etc/passwd", 404), (b"/api/items/..", 400),
+                             (b"/health%00.json", 404), (b"/api/items/1%00", 400),
+                             (b"/he\x00alth", 404)):
             with self.subTest(path=path):
                 statuses, _, raw = exchange(self.srv.port, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\n\r\n")
-                self.assertIn(statuses[0], (400, 404), raw[:200])
+                self.assertEqual(statuses, [status], raw[:200])
                 self.assertNotIn(b"root:", raw)
-        self.assertRefused(b"GET /he\x00alth HTTP/1.1\r\nHost: x\r\n\r\n", allowed=(400, 404))
 
     def test_hostile_json_bodies(self):
         for body in (b'{"name":"\xc3\x28","price":1}', b"[" * 10000 + b"]" * 10000,
@@ -217,8 +231,8 @@ class HostileTest(unittest.TestCase):
     def test_unknown_and_long_methods(self):
         statuses, _, _ = exchange(self.srv.port, b"BREW /health HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertEqual(statuses, [405])
-        statuses, closed, _ = exchange(self.srv.port, b"A" * 20000 + b" /health HTTP/1.1\r\n\r\n")
-        self.assertTrue(statuses[:1] in ([400], [414], [431], [405]) or closed)
+        # A head over 16 KiB, whatever makes it long.
+        self.assertAnswer(b"A" * 20000 + b" /health HTTP/1.1\r\n\r\n", 431)
 
     def test_memory_stays_bounded(self):
         import os
