@@ -27,10 +27,13 @@ int na_app_init(struct na_app *app, const struct na_config *cfg, struct na_store
         na_idem_scope(cfg->api_key, app->idem_scope);
     atomic_init(&app->draining, false);
     atomic_init(&app->shedding, false);
+    atomic_init(&app->shedding_since_ns, 0);
     atomic_init(&app->rss_bytes, 0);
+    atomic_init(&app->charged_bytes, 0);
     atomic_init(&app->in_flight, 0);
     atomic_init(&app->connections, 0);
-    atomic_init(&app->body_bytes, 0);
+    na_quota_init(&app->bodies, cfg->budget.body_pool_bytes);
+    na_quota_init(&app->responses, cfg->budget.response_pool_bytes);
     return 0;
 }
 

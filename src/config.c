@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include "na/buf.h"
+#include "na/store.h"
 
 static const struct {
     const char *name, *def, *help;
@@ -42,6 +43,11 @@ static const struct {
     {"DB_MIGRATE", "on", "migrate the schema at start (off: run `node-api migrate`)"},
     {"IDEMPOTENCY_TTL_S", "86400", "how long an Idempotency-Key and its outcome are kept"},
     {"IDEMPOTENCY_MAX_KEYS", "10000", "Idempotency-Keys the embedded store keeps at most"},
+    {"MEMORY_STORE_MAX_ITEMS", "10000", "items the embedded store holds at most (507 above)"},
+    {"HEADERS_TIMEOUT_S", "60",
+     "a request's headers must arrive within this (Node's headersTimeout)"},
+    {"REQUEST_TIMEOUT_S", "300", "and its body within this (Node's requestTimeout)"},
+    {"SHED_UNHEALTHY_AFTER_S", "60", "shedding load this long turns /health to 503"},
 };
 
 const char *na_config_getenv(const char *name, void *ctx)
@@ -354,12 +360,23 @@ int na_config_load(struct na_config *cfg, na_getenv_fn get, void *ctx, const str
         get_bool(&l, "DB_MIGRATE", true, &c.db_migrate))
         return -1;
     if (get_uint32(&l, "IDEMPOTENCY_TTL_S", 86400, 1, 31536000, &c.idempotency_ttl_s) ||
-        get_uint32(&l, "IDEMPOTENCY_MAX_KEYS", 10000, 1, 1000000, &c.idempotency_max_keys))
+        get_uint32(&l, "IDEMPOTENCY_MAX_KEYS", 10000, 1, 1000000, &c.idempotency_max_keys) ||
+        get_uint32(&l, "MEMORY_STORE_MAX_ITEMS", 10000, 1, 10000000, &c.memory_store_max_items))
         return -1;
+    if (get_uint32(&l, "HEADERS_TIMEOUT_S", 60, 1, 3600, &c.headers_timeout_s) ||
+        get_uint32(&l, "REQUEST_TIMEOUT_S", 300, 1, 86400, &c.request_timeout_s) ||
+        get_uint32(&l, "SHED_UNHEALTHY_AFTER_S", 60, 1, 86400, &c.shed_unhealthy_s))
+        return -1;
+    if (c.request_timeout_s < c.headers_timeout_s)
+        return fail(&l, "REQUEST_TIMEOUT_S",
+                    "%u is below HEADERS_TIMEOUT_S (%u): the body comes after the headers",
+                    c.request_timeout_s, c.headers_timeout_s);
 
     bi.limit_bytes = mem_mb * NA_MIB;
     bi.shed_percent = c.memory_shed_percent;
     bi.max_body_bytes = c.max_body_bytes;
+    if (!c.database_url[0])
+        bi.store_bytes = na_store_memory_bytes(c.memory_store_max_items, c.idempotency_max_keys);
     if (na_budget_plan(&bi, &c.budget, &bad_var, msg, sizeof(msg)))
         return fail(&l, bad_var, "%s", msg);
     *cfg = c;

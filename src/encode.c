@@ -108,7 +108,7 @@ char *na_encode_info(const char *service, const char *version, const char *envir
 }
 
 void na_encode_health(struct na_buf *b, const char *status, const char *hostname, double uptime_s,
-                      int64_t now_ms)
+                      int64_t now_ms, const char *reason)
 {
     long long ms = (long long)(uptime_s * 1000.0);
     /* Always with a fraction, as process.uptime() is never whole; integers, not printf. */
@@ -124,6 +124,10 @@ void na_encode_health(struct na_buf *b, const char *status, const char *hostname
     na_buf_puts(b, frac);
     na_buf_puts(b, ",\"timestamp\":");
     na_buf_int(b, now_ms);
+    if (reason) {
+        na_buf_puts(b, ",\"reason\":");
+        na_buf_json_str(b, reason, strlen(reason), 200);
+    }
     na_buf_putc(b, '}');
 }
 
@@ -184,6 +188,7 @@ char *na_encode_health_detailed(const struct na_health_report *r, size_t *len)
         goto fail;
     if (!cJSON_AddStringToObject(mem, "status", r->memory_ok ? "pass" : "fail") ||
         !add_int(mem, "rss_bytes", (int64_t)r->rss_bytes) ||
+        !add_bytes(mem, "charged_bytes", r->charged_bytes) ||
         !add_bytes(mem, "limit_bytes", r->limit_bytes) ||
         !add_bytes(mem, "shed_threshold_bytes", r->shed_bytes))
         goto fail;

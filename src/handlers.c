@@ -22,20 +22,42 @@ static void reply_buf(struct na_reply *r, struct na_buf *b, unsigned status)
     r->body = r->storage;
 }
 
-static void health(struct na_request *req)
+unsigned na_handle_health(struct na_app *app, struct na_buf *b)
 {
-    struct na_app *app = req->app;
-    bool draining = atomic_load_explicit(&app->draining, memory_order_relaxed);
-    struct na_buf b;
+    uint64_t since = atomic_load_explicit(&app->shedding_since_ns, memory_order_relaxed);
+    double shed_s = since ? na_clock_ms_since(since) / 1e3 : 0;
+    char reason[128];
 
     /*
      * Shallow on purpose: a database hiccup must not take every task out
-     * of the target group at once. Only the drain fails it, so the load
-     * balancer stops sending here.
+     * of the target group at once. The drain fails it, so the load balancer
+     * stops sending here; and so does shedding that goes on and on (a
+     * store filled to its threshold, say): every route but this one would
+     * answer 503 for ever while the task looked healthy.
      */
-    reply_buf(req->reply, &b, draining ? 503 : 200);
-    na_encode_health(&b, draining ? "draining" : "healthy", app->hostname, na_app_uptime(app),
-                     na_clock_wall_ms());
+    if (atomic_load_explicit(&app->draining, memory_order_relaxed)) {
+        na_encode_health(b, "draining", app->hostname, na_app_uptime(app), na_clock_wall_ms(),
+                         NULL);
+        return 503;
+    }
+    if (since && shed_s > app->cfg->shed_unhealthy_s) {
+        snprintf(reason, sizeof(reason),
+                 "shedding load for %.0f s: memory over its threshold (SHED_UNHEALTHY_AFTER_S=%u)",
+                 shed_s, app->cfg->shed_unhealthy_s);
+        na_encode_health(b, "unhealthy", app->hostname, na_app_uptime(app), na_clock_wall_ms(),
+                         reason);
+        return 503;
+    }
+    na_encode_health(b, "healthy", app->hostname, na_app_uptime(app), na_clock_wall_ms(), NULL);
+    return 200;
+}
+
+static void health(struct na_request *req)
+{
+    struct na_buf b;
+
+    reply_buf(req->reply, &b, 200);
+    req->reply->status = na_handle_health(req->app, &b);
     req->reply->len = b.len;
 }
 
@@ -54,6 +76,7 @@ static void health_detailed_done(struct na_store_call *call)
         .connections = atomic_load(&app->connections),
         .max_connections = app->cfg->budget.max_connections,
         .rss_bytes = atomic_load(&app->rss_bytes),
+        .charged_bytes = atomic_load(&app->charged_bytes),
         .limit_bytes = app->cfg->budget.limit_bytes,
         .shed_bytes = app->cfg->budget.shed_bytes,
         .memory_ok = !atomic_load(&app->shedding),

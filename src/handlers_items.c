@@ -21,6 +21,7 @@
 
 #include "handlers_items.h"
 #include "na/auth.h"
+#include "na/budget.h"
 #include "na/handlers.h"
 #include "na/idem.h"
 #include "na/item.h"
@@ -252,6 +253,7 @@ static void reply_blob(struct na_reply *out, struct blob *b)
     out->len = b->len;
     out->release = blob_unref;
     out->release_cls = b;
+    out->shared = true;
 }
 
 /* Replaces the thread's cached list with `text` and answers with it. */
@@ -371,6 +373,17 @@ static void list(struct na_request *req)
             return;
         }
     }
+    /*
+     * A page is built whole before it is sent, and held until a slow reader
+     * has it all: with the response pool full, refuse before querying and
+     * building (the smallest item takes 30 bytes).
+     */
+    if (req->limit * 30 > NA_RESPONSE_SMALL_BYTES &&
+        na_quota_used(&req->app->responses) + req->limit * 30 > req->app->responses.cap) {
+        na_reply_error(req->reply, 503, "too many answers in flight, retry later");
+        req->reply->retry_after_s = 1;
+        return;
+    }
     req->cache_generation = gen;
     req->call.op = NA_STORE_LIST;
     req->call.limit = req->limit;
@@ -390,7 +403,7 @@ void na_items_handle(struct na_request *req)
         if (req->match.route == NA_ROUTE_ITEMS) {
             list(req);
             if (out->status)
-                return; /* answered from the cache */
+                return; /* answered from the cache, or refused */
         } else {
             req->call.op = NA_STORE_GET;
         }

@@ -18,6 +18,7 @@ void na_reply_reset(struct na_reply *r)
     r->retry_after_s = 0;
     r->challenge = false;
     r->replayed = false;
+    r->shared = false;
     r->allow[0] = '\0';
     r->location[0] = '\0';
 }
@@ -69,6 +70,9 @@ void na_reply_store_error(struct na_reply *r, const struct na_store_call *call)
         break;
     case NA_STORE_KEY_REUSED:
         na_reply_error(r, 422, "this Idempotency-Key was used for a different request");
+        break;
+    case NA_STORE_FULL:
+        na_reply_error(r, 507, call->detail[0] ? call->detail : "the store is full");
         break;
     case NA_STORE_NOMEM:
         na_reply_error(r, 500, "out of memory");

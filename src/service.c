@@ -18,8 +18,9 @@
 #include "na/store.h"
 #include "na/sysinfo.h"
 
-#define HOUSEKEEPING_MS 100
-#define DRAIN_POLL_MS   10
+#define HOUSEKEEPING_MS      100
+#define HOUSEKEEPING_NEAR_MS 10 /* within 80% of the threshold */
+#define DRAIN_POLL_MS        10
 
 static void ignore_signal(int sig)
 {
@@ -54,30 +55,44 @@ static int wait_signal(const sigset_t *set, unsigned ms)
     return sig > 0 ? sig : 0;
 }
 
-/* Samples RSS and turns load shedding on above the budget's threshold. */
-static void housekeeping(struct na_app *app)
+/*
+ * Samples memory and turns load shedding on above the budget's threshold.
+ * What counts is what the container is charged (its cgroup's own figure,
+ * socket buffers included) where it can be read, RSS otherwise. Returns
+ * the milliseconds until the next sample: sooner when memory nears the
+ * threshold, so that a burst cannot outrun the sampler (the body and
+ * response pools bound the rest between two samples).
+ */
+static unsigned housekeeping(struct na_app *app, const struct na_memory_meter *meter)
 {
     const struct na_budget *b = &app->cfg->budget;
-    uint64_t rss = na_sysinfo_rss();
+    uint64_t rss = na_sysinfo_rss(), charged = meter ? na_sysinfo_charged(meter) : 0;
+    uint64_t used = charged ? charged : rss;
     bool shedding = atomic_load(&app->shedding);
 
     atomic_store(&app->rss_bytes, rss);
+    atomic_store(&app->charged_bytes, charged);
     if (!b->shed_bytes)
-        return;
-    if (!shedding && rss > b->shed_bytes) {
+        return HOUSEKEEPING_MS;
+    if (!shedding && used > b->shed_bytes) {
+        atomic_store(&app->shedding_since_ns, na_clock_ns());
         atomic_store(&app->shedding, true);
         na_logf(NA_LOG_WARN, "memory near its limit: shedding load with 503",
-                NA_LF_INT("rss_bytes", rss), NA_LF_INT("shed_threshold_bytes", b->shed_bytes),
+                NA_LF_INT("rss_bytes", rss), NA_LF_INT("charged_bytes", charged),
+                NA_LF_INT("shed_threshold_bytes", b->shed_bytes),
                 NA_LF_INT("limit_bytes", b->limit_bytes));
         /* Hand freed memory back to the kernel so RSS can fall again. */
         malloc_trim(0);
-    } else if (shedding && rss < b->shed_bytes / 100 * 95) {
+    } else if (shedding && used < b->shed_bytes / 100 * 95) {
         atomic_store(&app->shedding, false);
+        atomic_store(&app->shedding_since_ns, 0);
         na_logf(NA_LOG_INFO, "memory back under its threshold: serving again",
-                NA_LF_INT("rss_bytes", rss), NA_LF_INT("shed_threshold_bytes", b->shed_bytes));
+                NA_LF_INT("rss_bytes", rss), NA_LF_INT("charged_bytes", charged),
+                NA_LF_INT("shed_threshold_bytes", b->shed_bytes));
     } else if (shedding) {
         malloc_trim(0);
     }
+    return used > b->shed_bytes / 100 * 80 ? HOUSEKEEPING_NEAR_MS : HOUSEKEEPING_MS;
 }
 
 static void log_started(const struct na_config *cfg, struct na_server *srv,
@@ -97,6 +112,11 @@ static void log_started(const struct na_config *cfg, struct na_server *srv,
             NA_LF_INT("memory_limit_bytes", cfg->budget.limit_bytes),
             NA_LF_INT("shed_threshold_bytes", cfg->budget.shed_bytes),
             NA_LF_INT("worst_case_bytes", cfg->budget.worst_case_bytes),
+            NA_LF_INT("per_connection_bytes", cfg->budget.per_connection_bytes),
+            NA_LF_INT("response_pool_bytes", cfg->budget.response_pool_bytes),
+            NA_LF_INT("refuse_max", cfg->budget.refuse_max),
+            NA_LF_INT("headers_timeout_s", cfg->headers_timeout_s),
+            NA_LF_INT("request_timeout_s", cfg->request_timeout_s),
             NA_LF_INT("keepalive_timeout_s", cfg->keepalive_timeout_s),
             NA_LF_INT("shutdown_timeout_s", cfg->shutdown_timeout_s), NA_LF_INT("pid", getpid()));
     if (cfg->keepalive_timeout_s <= 60)
@@ -112,7 +132,8 @@ static void log_started(const struct na_config *cfg, struct na_server *srv,
  * Drains after the first signal. Returns the exit status: 0 when nothing
  * was lost, 1 when requests were cut off or a second signal came.
  */
-static int drain(struct na_server *srv, struct na_app *app, const sigset_t *set, int sig)
+static int drain(struct na_server *srv, struct na_app *app, const struct na_memory_meter *meter,
+                 const sigset_t *set, int sig)
 {
     const struct na_config *cfg = app->cfg;
     uint64_t t0 = na_clock_ns();
@@ -142,7 +163,7 @@ static int drain(struct na_server *srv, struct na_app *app, const sigset_t *set,
             na_log_stop();
             _exit(1);
         }
-        housekeeping(app);
+        housekeeping(app, meter);
     }
 
     uint64_t open = na_server_connections(srv), busy = na_server_in_flight(srv);
@@ -178,8 +199,9 @@ static struct na_store *open_database(const struct na_config *cfg)
     return store;
 }
 
-int na_service_run(const struct na_config *cfg)
+int na_service_run(const struct na_config *cfg, const struct na_memory_meter *meter)
 {
+    unsigned next_ms;
     struct na_store *store = NULL;
     struct na_server *srv = NULL;
     struct na_app app;
@@ -192,8 +214,9 @@ int na_service_run(const struct na_config *cfg)
     if (na_log_start())
         na_log(NA_LOG_WARN, "cannot start the log writer thread: logging synchronously");
 
-    store =
-        cfg->database_url[0] ? open_database(cfg) : na_store_memory_new(cfg->idempotency_max_keys);
+    store = cfg->database_url[0]
+                ? open_database(cfg)
+                : na_store_memory_new(cfg->memory_store_max_items, cfg->idempotency_max_keys);
     if (!store || na_app_init(&app, cfg, store)) {
         na_log(NA_LOG_ERROR, "out of memory at start");
         goto out;
@@ -204,12 +227,12 @@ int na_service_run(const struct na_config *cfg)
         na_logf(NA_LOG_ERROR, "cannot start the server", NA_LF_STR("error", err));
         goto out;
     }
-    housekeeping(&app);
+    next_ms = housekeeping(&app, meter);
     log_started(cfg, srv, store, &app);
 
-    while (!(sig = wait_signal(&set, HOUSEKEEPING_MS)))
-        housekeeping(&app);
-    status = drain(srv, &app, &set, sig);
+    while (!(sig = wait_signal(&set, next_ms)))
+        next_ms = housekeeping(&app, meter);
+    status = drain(srv, &app, meter, &set, sig);
 
 out:
     na_server_stop(srv);

@@ -41,7 +41,7 @@ struct memory_store {
     struct na_store base;
     pthread_rwlock_t lock;
     struct na_item *items; /* sorted by id: ids only grow */
-    size_t count, cap;
+    size_t count, cap, max_items;
     int64_t next_id;
     atomic_uint_fast64_t generation;
     struct key_table keys;
@@ -119,8 +119,17 @@ static void do_get(struct memory_store *m, struct na_store_call *call)
 /* The writes: called with the write lock held. */
 static void do_create(struct memory_store *m, struct na_store_call *call)
 {
+    if (m->count >= m->max_items) {
+        /* Growing without bound would end in shedding, then in an OOM kill: say so instead. */
+        call->rc = NA_STORE_FULL;
+        snprintf(call->detail, sizeof(call->detail),
+                 "the embedded store is full: %zu items (MEMORY_STORE_MAX_ITEMS); delete some, "
+                 "or use DATABASE_URL",
+                 m->max_items);
+        return;
+    }
     if (m->count == m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 16;
+        size_t cap = 2 * m->cap > m->max_items ? m->max_items : 2 * m->cap;
         struct na_item *items = realloc(m->items, cap * sizeof(*items));
 
         if (!items) {
@@ -164,6 +173,16 @@ static void do_delete(struct memory_store *m, struct na_store_call *call)
 }
 
 /* ---- Idempotency-Keys --------------------------------------------------- */
+
+/* Chain heads for `max_keys`: a power of two, twice as many, so chains stay short. */
+static size_t buckets_for(size_t max_keys)
+{
+    size_t n = 1;
+
+    while (n < 2 * max_keys)
+        n *= 2;
+    return n;
+}
 
 static size_t key_hash(const struct key_table *t, const char *scope, const char *key)
 {
@@ -233,8 +252,7 @@ static bool keys_answer(struct memory_store *m, struct na_store_call *call, uint
     struct key_entry *e;
 
     if (!t->ring) {
-        for (t->nbuckets = 1; t->nbuckets < 2 * t->cap; t->nbuckets *= 2)
-            ;
+        t->nbuckets = buckets_for(t->cap);
         /* calloc: pages are only touched, and resident, as keys arrive. */
         t->ring = calloc(t->cap, sizeof(*t->ring));
         t->buckets = calloc(t->nbuckets, sizeof(*t->buckets));
@@ -345,7 +363,14 @@ static const struct na_store_ops memory_ops = {
     .free = mem_free,
 };
 
-struct na_store *na_store_memory_new(size_t max_keys)
+uint64_t na_store_memory_bytes(size_t max_items, size_t max_keys)
+{
+    return (uint64_t)max_items * sizeof(struct na_item) +
+           (uint64_t)max_keys * sizeof(struct key_entry) +
+           (uint64_t)buckets_for(max_keys) * sizeof(uint32_t);
+}
+
+struct na_store *na_store_memory_new(size_t max_items, size_t max_keys)
 {
     struct memory_store *m = calloc(1, sizeof(*m));
     size_t n = sizeof(seed) / sizeof(seed[0]);
@@ -363,6 +388,7 @@ struct na_store *na_store_memory_new(size_t max_keys)
     m->count = n;
     m->next_id = (int64_t)n + 1;
     m->keys.cap = max_keys ? max_keys : 1;
+    m->max_items = max_items > n ? max_items : n;
     /* Generations start at 1: 0 means "cannot cache" to callers. */
     atomic_init(&m->generation, 1);
     m->base.ops = &memory_ops;

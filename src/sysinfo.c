@@ -145,17 +145,18 @@ static int own_cgroup(const char *controller, char *path, size_t cap)
  * cgroup namespace the path is "/" and the loop reads the root only.
  */
 static void walk_cgroup(const char *mount, const char *cgpath, const char *file,
-                        void (*take)(const char *text, void *ctx), void *ctx)
+                        void (*take)(const char *text, const char *dir, void *ctx), void *ctx)
 {
-    char rel[1024], path[1400], text[128];
+    char rel[1024], dir[1100], path[1400], text[128];
 
     snprintf(rel, sizeof(rel), "%s", cgpath);
     for (;;) {
         char *slash;
 
-        snprintf(path, sizeof(path), "%s%s/%s", mount, strcmp(rel, "/") ? rel : "", file);
+        snprintf(dir, sizeof(dir), "%s%s", mount, strcmp(rel, "/") ? rel : "");
+        snprintf(path, sizeof(path), "%s/%s", dir, file);
         if (!read_text(path, text, sizeof(text)))
-            take(text, ctx);
+            take(text, dir, ctx);
         slash = strrchr(rel, '/');
         if (!slash || slash == rel) {
             if (!strcmp(rel, "/"))
@@ -167,18 +168,28 @@ static void walk_cgroup(const char *mount, const char *cgpath, const char *file,
     }
 }
 
-static void take_memory(const char *text, void *ctx)
-{
-    uint64_t *limit = ctx, v;
+/* The tightest limit seen, and the directory it was read in. */
+struct memory_walk {
+    uint64_t limit;
+    char dir[1100];
+};
 
-    if (!na_sysinfo_parse_memory_max(text, &v) && v && (!*limit || v < *limit))
-        *limit = v;
+static void take_memory(const char *text, const char *dir, void *ctx)
+{
+    struct memory_walk *w = ctx;
+    uint64_t v;
+
+    if (!na_sysinfo_parse_memory_max(text, &v) && v && (!w->limit || v < w->limit)) {
+        w->limit = v;
+        snprintf(w->dir, sizeof(w->dir), "%s", dir);
+    }
 }
 
-static void take_cpu(const char *text, void *ctx)
+static void take_cpu(const char *text, const char *dir, void *ctx)
 {
     unsigned *cpus = ctx, v;
 
+    (void)dir;
     if (!na_sysinfo_parse_cpu_max(text, &v) && v && (!*cpus || v < *cpus))
         *cpus = v;
 }
@@ -207,25 +218,46 @@ static unsigned cgroup_cpus(void)
             continue;
         q[strcspn(q, "\n")] = '\0';
         snprintf(joined, sizeof(joined), "%s %s", q, per);
-        take_cpu(joined, &cpus);
+        take_cpu(joined, NULL, &cpus);
         break;
     }
     return cpus;
 }
 
-static uint64_t cgroup_memory(void)
+static void meter_file(char *out, size_t cap, const char *dir, const char *file)
 {
-    char cg[1024];
-    uint64_t limit = 0;
+    char path[1400];
 
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    if (!access(path, R_OK))
+        snprintf(out, cap, "%s", path);
+}
+
+/* The memory limit, and the meter of the cgroup that sets it. */
+static uint64_t cgroup_memory(struct na_memory_meter *m)
+{
+    struct memory_walk w = {0};
+    char cg[1024];
+
+    memset(m, 0, sizeof(*m));
     if (!own_cgroup(NULL, cg, sizeof(cg)) && !access("/sys/fs/cgroup/cgroup.controllers", F_OK))
-        walk_cgroup("/sys/fs/cgroup", cg, "memory.max", take_memory, &limit);
-    if (limit)
-        return limit;
+        walk_cgroup("/sys/fs/cgroup", cg, "memory.max", take_memory, &w);
+    if (w.limit) {
+        meter_file(m->usage, sizeof(m->usage), w.dir, "memory.current");
+        meter_file(m->stat, sizeof(m->stat), w.dir, "memory.stat");
+        m->inactive_key = "inactive_file";
+        return w.limit;
+    }
     if (own_cgroup("memory", cg, sizeof(cg)))
         strcpy(cg, "/");
-    walk_cgroup("/sys/fs/cgroup/memory", cg, "memory.limit_in_bytes", take_memory, &limit);
-    return limit;
+    walk_cgroup("/sys/fs/cgroup/memory", cg, "memory.limit_in_bytes", take_memory, &w);
+    if (w.limit) {
+        meter_file(m->usage, sizeof(m->usage), w.dir, "memory.usage_in_bytes");
+        meter_file(m->tcp, sizeof(m->tcp), w.dir, "memory.kmem.tcp.usage_in_bytes");
+        meter_file(m->stat, sizeof(m->stat), w.dir, "memory.stat");
+        m->inactive_key = "total_inactive_file";
+    }
+    return w.limit;
 }
 
 void na_sysinfo_probe(struct na_sysinfo *si)
@@ -241,7 +273,7 @@ void na_sysinfo_probe(struct na_sysinfo *si)
     if (quota && quota < si->cpus)
         si->cpus = quota;
 
-    si->memory_limit = cgroup_memory();
+    si->memory_limit = cgroup_memory(&si->meter);
 
     /*
      * Every connection is a descriptor. Raise the soft limit to the hard
@@ -270,4 +302,38 @@ uint64_t na_sysinfo_rss(void)
         sscanf(text, "%llu %llu", &size, &resident) != 2)
         return 0;
     return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+uint64_t na_sysinfo_parse_stat(const char *text, const char *key)
+{
+    size_t klen = strlen(key);
+
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        uint64_t v;
+
+        if (!strncmp(p, key, klen) && p[klen] == ' ' && !parse_u64(p + klen + 1, NULL, &v))
+            return v;
+    }
+    return 0;
+}
+
+static uint64_t read_u64(const char *path)
+{
+    char text[64];
+    uint64_t v;
+
+    return path[0] && !read_text(path, text, sizeof(text)) && !parse_u64(text, NULL, &v) ? v : 0;
+}
+
+uint64_t na_sysinfo_charged(const struct na_memory_meter *m)
+{
+    char stat[8192];
+    uint64_t usage = read_u64(m->usage), inactive = 0;
+
+    if (!usage)
+        return 0;
+    usage += read_u64(m->tcp);
+    if (m->stat[0] && !read_text(m->stat, stat, sizeof(stat)))
+        inactive = na_sysinfo_parse_stat(stat, m->inactive_key);
+    return usage > inactive ? usage - inactive : 0;
 }

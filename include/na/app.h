@@ -2,7 +2,7 @@
  * app: the state of the running service that handlers read and the server
  * updates: configuration, the item store, the host's name, prebuilt
  * bodies, and the live counters and flags (draining, shedding, in-flight
- * requests, open connections, RSS).
+ * requests, open connections, memory) and the memory pools.
  *
  * Counters and flags are atomics written by the server and the lifecycle
  * loop and read by any thread; everything else is set by na_app_init() and
@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "na/config.h"
+#include "na/quota.h"
 #include "na/store.h"
 
 struct na_app {
@@ -29,10 +30,13 @@ struct na_app {
 
     atomic_bool draining;
     atomic_bool shedding;
+    atomic_uint_fast64_t shedding_since_ns; /* when shedding began; 0: not shedding */
     atomic_uint_fast64_t rss_bytes;
+    atomic_uint_fast64_t charged_bytes; /* what the container is charged; 0: unknown */
     atomic_uint_fast64_t in_flight;
     atomic_uint_fast64_t connections;
-    atomic_uint_fast64_t body_bytes; /* of the body pool, reserved by requests */
+    struct na_quota bodies;    /* the budget's body pool: request bytes buffered */
+    struct na_quota responses; /* its response pool: answers built, not yet sent */
 };
 
 /* Returns 0, or -1 when out of memory. */

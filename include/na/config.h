@@ -54,6 +54,11 @@ struct na_config {
 
     unsigned idempotency_ttl_s;    /* how long an Idempotency-Key is kept */
     unsigned idempotency_max_keys; /* embedded store: keys kept at most */
+    unsigned memory_store_max_items;
+
+    unsigned headers_timeout_s; /* a request's head must be in by then */
+    unsigned request_timeout_s; /* and its body */
+    unsigned shed_unhealthy_s;  /* shedding that long turns /health to 503 */
 };
 
 struct na_config_error {

@@ -41,9 +41,12 @@ uint8_t *na_encode_item_bson(const struct na_item *item, size_t *len);
 char *na_encode_info(const char *service, const char *version, const char *environment,
                      const char *hostname, size_t *len);
 
-/* {"status","hostname","uptime":seconds (float),"timestamp":ms since epoch} */
+/*
+ * {"status","hostname","uptime":seconds (float),"timestamp":ms since epoch},
+ * and "reason" when one is given (may be NULL).
+ */
 void na_encode_health(struct na_buf *b, const char *status, const char *hostname, double uptime_s,
-                      int64_t now_ms);
+                      int64_t now_ms, const char *reason);
 
 /* {"error":{"status":N,"message":"..."}}: the one shape of every error body. */
 void na_encode_error(struct na_buf *b, unsigned status, const char *message);
@@ -63,8 +66,9 @@ struct na_health_report {
     const char *store_detail; /* why not ok; may be NULL */
     bool memory_ok;
     uint64_t rss_bytes;
-    uint64_t limit_bytes; /* 0: none */
-    uint64_t shed_bytes;  /* 0: none */
+    uint64_t charged_bytes; /* what the container is charged; 0: unknown */
+    uint64_t limit_bytes;   /* 0: none */
+    uint64_t shed_bytes;    /* 0: none */
 };
 
 /* The /health/detailed document. Caller frees; NULL if out of memory. */

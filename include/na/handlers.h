@@ -66,6 +66,14 @@ void na_request_init(struct na_request *req, struct na_app *app, const char *met
                      const char *path, const struct na_request_hooks *hooks,
                      struct na_reply *reply);
 
+/*
+ * Writes the /health body into `b` (sized NA_ENCODE_SMALL_MAX) and returns
+ * its status: 200, or 503 while draining or once shedding has gone on past
+ * SHED_UNHEALTHY_AFTER_S. For the route, and for connections answered
+ * over the connection limit. Any thread.
+ */
+unsigned na_handle_health(struct na_app *app, struct na_buf *b);
+
 /* True when the request is answered without its body: req->reply holds the answer. */
 bool na_handle_precheck(struct na_request *req);
 

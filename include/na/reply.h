@@ -44,6 +44,7 @@ struct na_reply {
     unsigned retry_after_s; /* > 0: Retry-After header */
     bool challenge;         /* WWW-Authenticate: Bearer */
     bool replayed;          /* Idempotent-Replayed: true (a stored outcome) */
+    bool shared;            /* the body is shared (a cache's): not counted per response */
     char allow[64];         /* non-empty: Allow header */
     char location[48];      /* non-empty: Location header */
     char storage[NA_ENCODE_SMALL_MAX];

@@ -4,7 +4,8 @@
  * Wires the store, the app state and the server, then runs the lifecycle
  * loop on the main thread: signals are taken synchronously (sigtimedwait),
  * so they work the same when the process is PID 1 in a container, and
- * between signals the loop samples RSS to switch load shedding on and off.
+ * between signals the loop samples memory (the container's charged
+ * figure, or RSS) to switch load shedding on and off.
  *
  * On SIGTERM or SIGINT it drains (see server.h), waiting up to
  * SHUTDOWN_TIMEOUT_S for every connection to close. It exits 0 when they
@@ -16,8 +17,12 @@
 #define NA_SERVICE_H
 
 #include "na/config.h"
+#include "na/sysinfo.h"
 
-/* Runs until drained or failed; returns the process exit status. */
-int na_service_run(const struct na_config *cfg);
+/*
+ * Runs until drained or failed; returns the process exit status. `meter`
+ * reads what the container is charged (sysinfo.h; may be empty).
+ */
+int na_service_run(const struct na_config *cfg, const struct na_memory_meter *meter);
 
 #endif

@@ -51,6 +51,7 @@ enum na_store_rc {
     NA_STORE_UNKNOWN,     /* a write sent, its outcome unknown: 504 */
     NA_STORE_KEY_BUSY,    /* the Idempotency-Key's first request is still running: 409 */
     NA_STORE_KEY_REUSED,  /* the Idempotency-Key was used for another request: 422 */
+    NA_STORE_FULL,        /* the embedded store holds its MEMORY_STORE_MAX_ITEMS: 507 */
     NA_STORE_NOMEM,
     NA_STORE_ERROR, /* anything else the backend reported: 500 */
 };
@@ -133,10 +134,14 @@ struct na_store {
 };
 
 /*
- * Creates the embedded store with the tutorial's items, keeping at most
+ * Creates the embedded store with the tutorial's items, holding at most
+ * `max_items` items (a create beyond it fails with NA_STORE_FULL) and
  * `max_keys` Idempotency-Keys. NULL if out of memory.
  */
-struct na_store *na_store_memory_new(size_t max_keys);
+struct na_store *na_store_memory_new(size_t max_items, size_t max_keys);
+
+/* The most memory the embedded store takes at those caps, for the memory plan. */
+uint64_t na_store_memory_bytes(size_t max_items, size_t max_keys);
 
 struct na_config;
 

@@ -12,10 +12,27 @@
 
 #include <stdint.h>
 
+/*
+ * Where the memory a container is charged can be read: the files of the
+ * cgroup whose limit applies. On v2 memory.current counts everything the
+ * limit does (socket buffers too); on v1 the kernel's TCP buffers are
+ * counted apart (memory.kmem.tcp.usage_in_bytes, where that accounting is
+ * on) and are added, as v2 would charge them. Page cache the kernel can
+ * drop at once (inactive files, from memory.stat) is left out, as the
+ * OOM killer would reclaim it first. Empty paths: nothing to read.
+ */
+struct na_memory_meter {
+    char usage[1400];
+    char tcp[1400];
+    char stat[1400];
+    const char *inactive_key; /* "inactive_file" (v2) or "total_inactive_file" (v1) */
+};
+
 struct na_sysinfo {
-    unsigned cpus;         /* CPUs usable: affinity mask, capped by CPU quota */
-    uint64_t memory_limit; /* bytes; 0 when no cgroup limit applies */
-    uint64_t nofile;       /* RLIMIT_NOFILE soft limit, after raising it */
+    unsigned cpus;                /* CPUs usable: affinity mask, capped by CPU quota */
+    uint64_t memory_limit;        /* bytes; 0 when no cgroup limit applies */
+    uint64_t nofile;              /* RLIMIT_NOFILE soft limit, after raising it */
+    struct na_memory_meter meter; /* of the cgroup that sets memory_limit */
 };
 
 /* Fills `si` from /proc and /sys; never fails (falls back to no limits). */
@@ -38,5 +55,15 @@ int na_sysinfo_parse_memory_max(const char *text, uint64_t *bytes);
 
 /* Resident set size of this process in bytes, 0 if unknown. Cheap. */
 uint64_t na_sysinfo_rss(void);
+
+/*
+ * The memory the container is charged, as the meter reads it; 0 when
+ * there is no meter or it cannot be read. Three small files: cheap enough
+ * for every 10 ms.
+ */
+uint64_t na_sysinfo_charged(const struct na_memory_meter *m);
+
+/* The value of `key` in a memory.stat text ("key value" lines); 0 if absent. */
+uint64_t na_sysinfo_parse_stat(const char *text, const char *key);
 
 #endif

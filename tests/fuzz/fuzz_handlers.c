@@ -90,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         *nl = '\0';
         p = nl + 1;
     }
-    store = na_store_memory_new(100);
+    store = na_store_memory_new(1000, 100);
     if (!store || na_app_init(&app, &cfg, store)) {
         na_store_free(store);
         free(text);

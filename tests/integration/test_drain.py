@@ -136,7 +136,9 @@ class DrainTest(unittest.TestCase):
 
         def client():
             sock = None
-            while not stop.is_set():
+            # A client told to close reconnects at once, whether or not the run is over: the
+            # reconnect is what must be refused.
+            while sock is None or not stop.is_set():
                 try:
                     if sock is None:
                         sock = socket.create_connection(("127.0.0.1", srv.port), timeout=5)

@@ -117,8 +117,8 @@ class RoutesTest(unittest.TestCase):
     def test_body_too_large(self):
         s = self.srv.connect()
         try:
-            # Declared too large: refused before reading any of it.
-            s.sendall(b"POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n"
+            # Declared far too large to read and drop: refused before reading any of it.
+            s.sendall(b"POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n"
                       b"Content-Type: application/json\r\n\r\n")
             r = read_response(s)
         finally:

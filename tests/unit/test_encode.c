@@ -94,7 +94,7 @@ static void test_health_types(void **state)
 
     (void)state;
     na_buf_init(&b, storage, sizeof(storage));
-    na_encode_health(&b, "healthy", "host\"x", 12.0, 1795721193402);
+    na_encode_health(&b, "healthy", "host\"x", 12.0, 1795721193402, NULL);
     j = cJSON_Parse(b.data);
     assert_non_null(j);
     assert_string_equal(cJSON_GetObjectItem(j, "status")->valuestring, "healthy");

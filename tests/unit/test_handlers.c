@@ -59,7 +59,7 @@ static int setup(void **state)
     if (na_config_load(&cfg, no_env, NULL, &si, &err))
         return -1;
     cfg.loadtest_routes = true;
-    store = na_store_memory_new(100);
+    store = na_store_memory_new(1000, 100);
     return store && !na_app_init(&app, &cfg, store) ? 0 : -1;
 }
 

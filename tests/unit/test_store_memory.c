@@ -37,7 +37,7 @@ static struct na_store_call create(struct na_store *s, const char *key, const ch
 
 static void test_replay_and_mismatch(void **state)
 {
-    struct na_store *s = na_store_memory_new(8);
+    struct na_store *s = na_store_memory_new(100, 8);
     struct na_store_call a, b, c;
 
     (void)state;
@@ -57,7 +57,7 @@ static void test_replay_and_mismatch(void **state)
 
 static void test_bound_and_expiry_round_the_ring(void **state)
 {
-    struct na_store *s = na_store_memory_new(3);
+    struct na_store *s = na_store_memory_new(100, 3);
     char key[16];
     int64_t ids[3];
 

@@ -1,0 +1,111 @@
+/*
+ * conn.h: the server's state and a connection's, shared by server.c (the
+ * daemon, the connections, admission and deadlines) and request.c (one
+ * request, from its head to its answer). Private to src/: the contract is
+ * include/na/server.h.
+ *
+ * A connection's state changes on the libmicrohttpd thread that owns the
+ * connection, and in one place elsewhere: a timer or store thread moves a
+ * parked request to READY (conn_resume()), after which libmicrohttpd's own
+ * lock hands it back to the owning thread. The listener thread reads the
+ * state and the deadline (both atomic) to enforce deadlines and make room;
+ * it touches nothing else of a connection but its socket, with the list
+ * lock held, which NOTIFY_CLOSED takes before libmicrohttpd closes it.
+ */
+#ifndef NA_CONN_H
+#define NA_CONN_H
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "na/app.h"
+#include "na/handlers.h"
+#include "na/listener.h"
+#include "na/reqid.h"
+#include "na/timer.h"
+
+struct conn;
+
+struct na_server {
+    struct na_app *app;
+    const struct na_config *cfg;
+    struct MHD_Daemon *daemon;
+    struct na_timer *timer;
+    struct na_listener *listener;
+    atomic_uint_fast64_t drained; /* requests finished since the drain began */
+    atomic_uint evicting;         /* connections closed to make room, not yet gone */
+
+    /* Every open connection, oldest first. */
+    pthread_mutex_t lock;
+    struct conn *head, *tail;
+
+    /* The listener thread's counts, logged as they change. */
+    unsigned long long cut_headers, cut_requests, evicted, logged_cuts;
+};
+
+/*
+ * Where a connection is. IDLE is between requests (or before the first);
+ * the head has arrived in every other state.
+ */
+enum conn_state {
+    CONN_IDLE,     /* awaiting a request's head: deadline HEADERS_TIMEOUT_S */
+    CONN_READING,  /* the body, if any, arriving and kept: deadline REQUEST_TIMEOUT_S */
+    CONN_DROPPING, /* the body read and dropped; the refusal in `reply` follows it */
+    CONN_PARKED,   /* suspended until a timer or a blocking store has the answer */
+    CONN_INLINE,   /* a store that does not block is answering on this thread */
+    CONN_READY,    /* the deferred answer is in `reply`: on_request sends it */
+    CONN_ANSWERED, /* the response is queued */
+};
+
+/* Per-connection context: allocated at accept, reused by each request. */
+struct conn {
+    struct conn *prev, *next; /* the server's list, under its lock */
+    struct na_server *srv;
+    struct MHD_Connection *mhd;
+    int fd; /* libmicrohttpd's socket; -1 if unknown */
+    char peer[INET6_ADDRSTRLEN];
+    uint64_t accepted_ns;
+    uint64_t idle_since_ns;           /* accepted, or the last answer sent */
+    atomic_int state;                 /* enum conn_state */
+    atomic_uint_fast64_t deadline_ns; /* closed by the sweep once past it; 0: none */
+    atomic_uint served;               /* requests answered */
+    atomic_bool cut;                  /* closed by the sweep or to make room */
+
+    /* The current request; reset when it begins. */
+    bool log_this;
+    bool answered_raw; /* answered straight on the socket: the close is ours */
+    uint64_t started_ns;
+    uint64_t body_bytes; /* received, kept or not */
+    char *body;          /* kept body, for routes that take one */
+    size_t body_cap;
+    uint64_t reserved; /* of the body pool */
+    unsigned status;   /* as queued */
+    size_t bytes;
+    struct na_request req;
+    char request_id[NA_REQID_MAX + 1];
+    struct na_reply reply;
+};
+
+static inline enum conn_state conn_state(const struct conn *c)
+{
+    return (enum conn_state)atomic_load_explicit(&c->state, memory_order_acquire);
+}
+
+/* Moves `c` to `to`, asserting it was in one of the states of the mask `from`. */
+void na_conn_move(struct conn *c, unsigned from, enum conn_state to);
+
+#define CONN_IN(s) (1u << (s))
+
+/* request.c: libmicrohttpd's request callbacks, and the timer's. */
+enum MHD_Result na_conn_on_request(void *cls, struct MHD_Connection *mc, const char *url,
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_size, void **req_cls);
+void na_conn_on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
+                          enum MHD_RequestTerminationCode toe);
+void na_conn_on_timer(void *cls, bool cancelled);
+
+#endif

@@ -1,0 +1,575 @@
+/*
+ * request: one request on a connection, from its head to its answer (see
+ * conn.h for the states, include/na/server.h for the contract).
+ *
+ * libmicrohttpd calls na_conn_on_request() several times per request:
+ * once when the head is in (request_begin), once per chunk of body
+ * (request_body), once when the body has ended (request_dispatch), and
+ * again after a parked connection is resumed. A request refused before its
+ * body is read either closes the connection (when the body cannot be read
+ * at all) or reads and drops the body, then answers, keeping it open.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "conn.h"
+#include "na/accesslog.h"
+#include "na/budget.h"
+#include "na/clock.h"
+#include "na/framing.h"
+#include "na/log.h"
+#include "na/quota.h"
+
+static const char json_type[] = "application/json; charset=utf-8";
+
+void na_conn_move(struct conn *c, unsigned from, enum conn_state to)
+{
+    /* An assertion that holds in release builds too: a request in the wrong state is lost. */
+    if (!(CONN_IN(conn_state(c)) & from)) {
+        na_logf(NA_LOG_ERROR, "connection state out of order", NA_LF_INT("state", conn_state(c)),
+                NA_LF_INT("to", to));
+        abort();
+    }
+    atomic_store_explicit(&c->state, (int)to, memory_order_release);
+}
+
+static void set_deadline(struct conn *c, uint64_t ns)
+{
+    atomic_store_explicit(&c->deadline_ns, ns, memory_order_relaxed);
+}
+
+/* ---- responses ---------------------------------------------------------- */
+
+static ssize_t no_content(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)cls;
+    (void)pos;
+    (void)buf;
+    (void)max;
+    return MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+/* A body counted in the response pool until libmicrohttpd lets go of it. */
+struct counted {
+    struct na_quota *pool;
+    size_t bytes;
+    void (*release)(void *cls);
+    void *cls;
+};
+
+static void counted_free(void *cls)
+{
+    struct counted *k = cls;
+
+    if (k->release)
+        k->release(k->cls);
+    na_quota_give(k->pool, k->bytes);
+    free(k);
+}
+
+/*
+ * Takes a large body this response owns out of the response pool, so that
+ * what slow readers hold stays within the plan. Returns false (the body
+ * released, `r` now a 503) when the pool has no room.
+ */
+static bool count_body(struct conn *c, struct na_reply *r)
+{
+    struct na_quota *pool = &c->srv->app->responses;
+    struct counted *k;
+
+    if (!r->release || r->shared || r->len < NA_RESPONSE_SMALL_BYTES)
+        return true;
+    k = malloc(sizeof(*k));
+    if (!k || !na_quota_take(pool, r->len)) {
+        free(k);
+        na_reply_error(r, 503, "too many answers in flight, retry later");
+        r->retry_after_s = 1;
+        return false;
+    }
+    *k = (struct counted){
+        .pool = pool, .bytes = r->len, .release = r->release, .cls = r->release_cls};
+    r->release = counted_free;
+    r->release_cls = k;
+    return true;
+}
+
+/*
+ * Turns the connection's reply into a response and queues it. The body is
+ * handed to libmicrohttpd with its release callback; a body in the reply's
+ * own storage needs none, as the connection context outlives the response.
+ */
+static enum MHD_Result respond(struct conn *c)
+{
+    struct na_reply *r = &c->reply;
+    struct MHD_Response *resp;
+    enum MHD_Result ret;
+    char num[16];
+
+    count_body(c, r);
+    if (r->status == 304 && !r->len) {
+        /*
+         * A 304 may carry Content-Length only as the length of the 200 it
+         * stands for (RFC 9110 8.6): libmicrohttpd sends the length of the
+         * body it is given, and sends no body, so a 304 that stands for a
+         * representation is given that representation. One that stands for
+         * none (/api/status/304) gets no framing at all, which in
+         * libmicrohttpd 0.9.75 means closing the connection after it.
+         */
+        na_reply_release(r);
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64, no_content, NULL, NULL);
+        if (resp)
+            MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
+    } else {
+        resp = MHD_create_response_from_buffer_with_free_callback_cls(r->len, (void *)r->body,
+                                                                      r->release, r->release_cls);
+    }
+    if (!resp) {
+        na_reply_release(r);
+        return MHD_NO; /* out of memory: libmicrohttpd closes the connection */
+    }
+    r->release = NULL; /* libmicrohttpd's now */
+    if (r->len || (r->status != 204 && r->status != 304))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                r->content_type ? r->content_type : json_type);
+    MHD_add_response_header(resp, "X-Request-Id", c->request_id);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (r->allow[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (r->location[0])
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
+    if (r->challenge)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    if (r->replayed)
+        MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    if (r->retry_after_s) {
+        snprintf(num, sizeof(num), "%u", r->retry_after_s);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
+    }
+    /* Draining: one more answer per connection, then the client reconnects elsewhere. */
+    if (atomic_load_explicit(&c->srv->app->draining, memory_order_relaxed))
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    ret = MHD_queue_response(c->mhd, r->status, resp);
+    MHD_destroy_response(resp);
+    c->status = r->status;
+    c->bytes = r->len;
+    na_conn_move(c, CONN_IN(CONN_READING) | CONN_IN(CONN_DROPPING) | CONN_IN(CONN_READY),
+                 CONN_ANSWERED);
+    set_deadline(c, 0);
+    return ret;
+}
+
+static enum MHD_Result respond_error(struct conn *c, unsigned status, const char *message,
+                                     unsigned retry_after_s)
+{
+    na_reply_error(&c->reply, status, message);
+    c->reply.retry_after_s = retry_after_s;
+    return respond(c);
+}
+
+static void too_big(struct conn *c)
+{
+    char msg[96];
+
+    snprintf(msg, sizeof(msg), "request body over %llu bytes",
+             (unsigned long long)c->srv->cfg->max_body_bytes);
+    na_reply_error(&c->reply, 413, msg);
+}
+
+/*
+ * Answers with an error written straight to the socket, then closes. For a
+ * head too large to answer the usual way: libmicrohttpd builds response
+ * headers in the connection's pool, and a head that filled the pool leaves
+ * no room for them (it would close without a word). The socket's buffer is
+ * empty here (the previous answer, if any, has gone), so the few hundred
+ * bytes go at once.
+ */
+static enum MHD_Result answer_raw(struct conn *c, unsigned status, const char *message)
+{
+    char body[NA_ENCODE_SMALL_MAX], out[NA_ENCODE_SMALL_MAX + 512];
+    struct na_buf b;
+    int n;
+
+    na_buf_init(&b, body, sizeof(body));
+    na_encode_error(&b, status, message);
+    n = snprintf(out, sizeof(out),
+                 "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                 "X-Request-Id: %s\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
+                 "%s",
+                 status, MHD_get_reason_phrase_for(status), json_type, b.len, c->request_id, body);
+    if (c->fd >= 0 && n > 0 && (size_t)n < sizeof(out))
+        (void)!send(c->fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    c->status = status;
+    c->bytes = b.len;
+    c->answered_raw = true;
+    na_conn_move(c, CONN_IN(CONN_READING), CONN_ANSWERED);
+    set_deadline(c, 0);
+    return MHD_NO; /* libmicrohttpd closes the connection */
+}
+
+/* ---- request bodies ----------------------------------------------------- */
+
+/* The most of an unwanted body read and dropped before answering: twice the limit, and a bit. */
+static uint64_t drop_bound(const struct na_config *cfg)
+{
+    return 2 * cfg->max_body_bytes + 65536;
+}
+
+static bool expects_continue(struct MHD_Connection *mc)
+{
+    const char *e = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+
+    return e && !strcasecmp(e, "100-continue");
+}
+
+/*
+ * Bodies kept for the handlers draw on one pool (the budget's body_pool):
+ * what all connections buffer at once stays bounded whatever each sends.
+ */
+static bool pool_reserve(struct conn *c, uint64_t n)
+{
+    if (!na_quota_take(&c->srv->app->bodies, n))
+        return false;
+    c->reserved += n;
+    return true;
+}
+
+static void body_release(struct conn *c)
+{
+    free(c->body);
+    c->body = NULL;
+    c->body_cap = 0;
+    if (c->reserved)
+        na_quota_give(&c->srv->app->bodies, c->reserved);
+    c->reserved = 0;
+}
+
+/*
+ * Appends a chunk to the kept body, growing it within the pool. Returns
+ * false when the pool has no room left (the caller answers 503).
+ */
+static bool body_append(struct conn *c, const char *data, size_t n)
+{
+    if (c->body_bytes + n > c->body_cap) {
+        size_t cap = c->body_cap ? c->body_cap : 1024;
+        char *grown;
+
+        while (cap < c->body_bytes + n)
+            cap *= 2;
+        if (cap > c->srv->cfg->max_body_bytes)
+            cap = c->srv->cfg->max_body_bytes;
+        if (cap > c->reserved && !pool_reserve(c, cap - c->reserved))
+            return false;
+        grown = realloc(c->body, cap);
+        if (!grown)
+            return false;
+        c->body = grown;
+        c->body_cap = cap;
+    }
+    memcpy(c->body + c->body_bytes, data, n);
+    return true;
+}
+
+/* ---- request lifecycle -------------------------------------------------- */
+
+static const char *lookup(const struct na_request *req, enum na_lookup kind, const char *name)
+{
+    const struct conn *c = req->server_cls;
+
+    return MHD_lookup_connection_value(
+        c->mhd, kind == NA_LOOKUP_QUERY ? MHD_GET_ARGUMENT_KIND : MHD_HEADER_KIND, name);
+}
+
+/* The deferred reply is ready; called once, from the timer's or a store's thread, or inline. */
+static void resume(struct na_request *req)
+{
+    struct conn *c = req->server_cls;
+    bool parked = conn_state(c) == CONN_PARKED;
+
+    na_conn_move(c, CONN_IN(CONN_PARKED) | CONN_IN(CONN_INLINE), CONN_READY);
+    if (parked)
+        MHD_resume_connection(c->mhd);
+}
+
+void na_conn_on_timer(void *cls, bool cancelled)
+{
+    struct conn *c = cls;
+
+    if (cancelled) {
+        na_reply_release(&c->reply);
+        na_reply_error(&c->reply, 503, "server shutting down");
+    }
+    resume(&c->req);
+}
+
+/* The head as framing.h reads it. */
+struct head {
+    struct na_framing f;
+    const char *lengths[8];
+};
+
+static enum MHD_Result collect_lengths(void *cls, enum MHD_ValueKind kind, const char *key,
+                                       const char *value)
+{
+    struct head *h = cls;
+
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
+        return MHD_YES;
+    if (h->f.nlengths == 8) {
+        h->lengths[7] = ""; /* more than 8: as good as disagreeing */
+        return MHD_NO;
+    }
+    h->lengths[h->f.nlengths++] = value;
+    return MHD_YES;
+}
+
+static void read_head(struct MHD_Connection *mc, struct head *h)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+
+    memset(h, 0, sizeof(*h));
+    h->f.head_bytes = ci ? ci->header_size : 0;
+    h->f.fields = (size_t)MHD_get_connection_values(mc, MHD_HEADER_KIND, NULL, NULL);
+    h->f.transfer_encoding =
+        MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    h->f.lengths = h->lengths;
+    MHD_get_connection_values(mc, MHD_HEADER_KIND, collect_lengths, h);
+}
+
+/* Reads and drops the body, then answers what `reply` holds. */
+static enum MHD_Result drop_then_answer(struct conn *c)
+{
+    na_conn_move(c, CONN_IN(CONN_READING), CONN_DROPPING);
+    return MHD_YES;
+}
+
+/*
+ * First call for a request: the head is in. Sets the request up, and
+ * answers at once when it must be refused before its body is read (framing
+ * it cannot read, no room to buffer it, memory near its limit):
+ * libmicrohttpd then closes the connection rather than read a body nobody
+ * wants. Anything else refused is answered once the body has been read and
+ * dropped, which keeps the connection open.
+ */
+static enum MHD_Result request_begin(struct conn *c, const char *url, const char *method)
+{
+    struct na_server *s = c->srv;
+    const struct na_config *cfg = s->cfg;
+    struct na_request *req = &c->req;
+    struct head head;
+    unsigned refused;
+    bool has_length;
+    uint64_t length;
+    char msg[160];
+
+    na_conn_move(c, CONN_IN(CONN_IDLE), CONN_READING);
+    set_deadline(c, c->idle_since_ns + (uint64_t)cfg->request_timeout_s * 1000000000u);
+    c->started_ns = na_clock_ns();
+    atomic_fetch_add_explicit(&s->app->in_flight, 1, memory_order_relaxed);
+    c->log_this = na_access_sampled(cfg->access_log_ratio);
+    c->answered_raw = false;
+    c->body_bytes = 0;
+    c->status = 0;
+    c->bytes = 0;
+    na_request_init(req, s->app, method, url,
+                    &(struct na_request_hooks){.lookup = lookup, .resume = resume, .server_cls = c},
+                    &c->reply);
+    na_reqid_assign(MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, "X-Request-Id"),
+                    c->request_id);
+
+    read_head(c->mhd, &head);
+    refused = na_framing_check(&head.f, &length, &has_length, msg, sizeof(msg));
+    if (refused == 431)
+        return answer_raw(c, 431, msg);
+    if (refused)
+        return respond_error(c, refused, msg, 0); /* unread body: the connection closes */
+    if (has_length && length > cfg->max_body_bytes) {
+        /*
+         * A client that waits for 100 Continue gets the 413 at once and
+         * sends none of the body. One that sends the whole body before it
+         * reads (Node's fetch and undici, curl with Expect: off) would meet
+         * a reset if the connection closed under its unread body, and never
+         * see the 413: read the body and drop it, up to a bound, then answer
+         * on a connection that stays open.
+         */
+        too_big(c);
+        if (expects_continue(c->mhd) || length > drop_bound(cfg))
+            return respond(c);
+        return drop_then_answer(c);
+    }
+    /* Memory near the limit: shed everything but the load balancer's check. */
+    if (atomic_load_explicit(&s->app->shedding, memory_order_relaxed) &&
+        req->match.route != NA_ROUTE_HEALTH)
+        return respond_error(c, 503, "memory near its limit, retry later", 1);
+    if (na_handle_precheck(req))
+        return drop_then_answer(c);
+    req->body = NULL;
+    if (na_handle_takes_body(req) && has_length && length && !pool_reserve(c, length))
+        return respond_error(c, 503, "too many request bodies in flight, retry later", 1);
+    return MHD_YES;
+}
+
+/*
+ * A chunk of body. Routes that take one keep it; for the rest it is
+ * counted and dropped. A body without a declared length (chunked) can only
+ * be refused once it has ended, as libmicrohttpd 0.9.75 cannot queue an
+ * answer mid-upload; one that runs on past the drop bound gets the
+ * connection closed instead.
+ */
+static enum MHD_Result request_body(struct conn *c, const char *data, size_t *upload_size)
+{
+    size_t n = *upload_size;
+
+    *upload_size = 0;
+    if (c->body_bytes + n > drop_bound(c->srv->cfg))
+        return MHD_NO;
+    if (c->body_bytes + n > c->srv->cfg->max_body_bytes && c->reply.status != 413) {
+        /* Too large beats any other refusal, as when the length is declared. */
+        too_big(c);
+        body_release(c);
+        if (conn_state(c) == CONN_READING)
+            drop_then_answer(c);
+    } else if (conn_state(c) == CONN_READING && na_handle_takes_body(&c->req)) {
+        if (!body_append(c, data, n)) {
+            /* No room to buffer it: answer 503 once the rest is dropped. */
+            body_release(c);
+            na_reply_error(&c->reply, 503, "too many request bodies in flight, retry later");
+            c->reply.retry_after_s = 1;
+            drop_then_answer(c);
+        }
+    }
+    c->body_bytes += n;
+    return MHD_YES;
+}
+
+static enum MHD_Result request_dispatch(struct conn *c)
+{
+    struct na_server *s = c->srv;
+    struct na_request *req = &c->req;
+
+    if (conn_state(c) == CONN_DROPPING)
+        return respond(c);
+    if (na_handle_takes_body(req)) {
+        req->body = c->body;
+        req->body_len = c->body_bytes;
+    }
+    na_handle(req);
+    switch (c->reply.defer) {
+    case NA_DEFER_NONE:
+        return respond(c);
+    case NA_DEFER_TIMER:
+        /* Park the connection, not the thread; the timer resumes it. */
+        set_deadline(c, 0);
+        na_conn_move(c, CONN_IN(CONN_READING), CONN_PARKED);
+        MHD_suspend_connection(c->mhd);
+        /* The timer refuses only once shutting down: answer through the same resume path. */
+        if (na_timer_add(s->timer, c->reply.delay_ms, c))
+            na_conn_on_timer(c, true);
+        return MHD_YES;
+    case NA_DEFER_STORE:
+        set_deadline(c, 0);
+        if (!s->app->store->blocking) {
+            na_conn_move(c, CONN_IN(CONN_READING), CONN_INLINE);
+            na_store_submit(s->app->store, &req->call);
+            return respond(c); /* answered inline: READY */
+        }
+        /*
+         * Suspend first: the store may finish on its thread at once. From
+         * here the store owns the request: its thread resumes it, and
+         * nothing here may read what that thread writes.
+         */
+        na_conn_move(c, CONN_IN(CONN_READING), CONN_PARKED);
+        MHD_suspend_connection(c->mhd);
+        na_store_submit(s->app->store, &req->call);
+        return MHD_YES;
+    }
+    return MHD_NO;
+}
+
+enum MHD_Result na_conn_on_request(void *cls, struct MHD_Connection *mc, const char *url,
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_size, void **req_cls)
+{
+    struct conn *c = *req_cls;
+
+    (void)cls;
+    (void)version;
+    if (!c) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+        c = ci ? ci->socket_context : NULL;
+        if (!c)
+            return MHD_NO; /* the context could not be allocated at accept */
+        *req_cls = c;
+        return request_begin(c, url, method);
+    }
+    switch (conn_state(c)) {
+    case CONN_READING:
+    case CONN_DROPPING:
+        if (*upload_size)
+            return request_body(c, upload_data, upload_size);
+        return request_dispatch(c);
+    case CONN_READY:
+        return respond(c);
+    case CONN_IDLE:
+    case CONN_PARKED:
+    case CONN_INLINE:
+    case CONN_ANSWERED:
+        break;
+    }
+    /* Data after the answer, or a spurious call while parked: ignore it. */
+    *upload_size = 0;
+    return MHD_YES;
+}
+
+void na_conn_on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
+                          enum MHD_RequestTerminationCode toe)
+{
+    struct na_server *s = cls;
+    struct conn *c = *req_cls;
+    struct na_access_entry e;
+    uint64_t now;
+
+    if (!c)
+        return;
+    *req_cls = NULL;
+    e = (struct na_access_entry){
+        .status = c->status,
+        .bytes = c->bytes,
+        .aborted = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !c->answered_raw,
+    };
+    if (c->log_this || na_access_always(&e)) {
+        e.method = c->req.method_name;
+        e.path = c->req.path;
+        e.duration_ms = na_clock_ms_since(c->started_ns);
+        e.request_id = c->request_id;
+        /* Header values live until the connection's pool is reset, after this call. */
+        e.trace_id = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "X-Amzn-Trace-Id");
+        e.forwarded = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "X-Forwarded-For");
+        e.user_agent = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "User-Agent");
+        e.peer = c->peer;
+        na_access_log(&e);
+    }
+    na_reply_release(&c->reply);
+    body_release(c);
+    /* Also from READING or DROPPING: the client went away mid-request. */
+    now = na_clock_ns();
+    c->idle_since_ns = now;
+    set_deadline(c, now + ((uint64_t)s->cfg->keepalive_timeout_s + s->cfg->headers_timeout_s) *
+                              1000000000u);
+    na_conn_move(c,
+                 CONN_IN(CONN_READING) | CONN_IN(CONN_DROPPING) | CONN_IN(CONN_READY) |
+                     CONN_IN(CONN_ANSWERED),
+                 CONN_IDLE);
+    atomic_fetch_add_explicit(&c->served, 1, memory_order_relaxed);
+    if (atomic_load_explicit(&s->app->draining, memory_order_relaxed))
+        atomic_fetch_add_explicit(&s->drained, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&s->app->in_flight, 1, memory_order_release);
+}

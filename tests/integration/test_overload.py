@@ -1,0 +1,231 @@
+"""Overload and slow clients: connections over the limit are answered at once (503 with
+Connection: close, or the health check's own answer for /health), a slowloris cannot keep a
+normal client or the prober out, and a request's head and body have deadlines that a client
+trickling bytes cannot stretch."""
+
+import socket
+import threading
+import time
+import unittest
+
+from harness import Server, read_response
+
+
+class Prober:
+    """GET /health on a fresh connection every 100 ms, as a load balancer does; every answer
+    is recorded, and a missing one is a failure."""
+
+    def __init__(self, port):
+        self.port = port
+        self.results = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop.is_set():
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+                    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                    self.results.append(read_response(s).status)
+            except OSError as e:
+                self.results.append(repr(e))
+            time.sleep(0.1)
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join(10)
+        return self.results
+
+
+def served(port, n=1):
+    """n keep-alive connections that have each been served a request."""
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"GET /api/info HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(s).status == 200
+        socks.append(s)
+    return socks
+
+
+class OverLimitTest(unittest.TestCase):
+    def test_connections_over_the_limit_get_503_at_once(self):
+        with Server({"MAX_CONNECTIONS": "50", "ACCESS_LOG": "off"}) as srv:
+            busy = served(srv.port, 50)  # the limit, every one served: none may be taken
+            try:
+                for _ in range(100):
+                    t0 = time.monotonic()
+                    s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+                    s.sendall(b"GET /api/items HTTP/1.1\r\nHost: x\r\n\r\n")
+                    r = read_response(s)
+                    s.close()
+                    self.assertLess(time.monotonic() - t0, 2)
+                    self.assertEqual(r.status, 503)
+                    self.assertEqual(r.header("Connection"), "close")
+                    self.assertEqual(r.header("Retry-After"), "1")
+                    self.assertIn("too many connections", r.json()["error"]["message"])
+                # The load balancer's check still gets the real answer.
+                s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+                s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                r = read_response(s)
+                s.close()
+                self.assertEqual(r.status, 200)
+                self.assertEqual(r.json()["status"], "healthy")
+                # The served ones are untouched.
+                for b in busy:
+                    b.sendall(b"GET /api/info HTTP/1.1\r\nHost: x\r\n\r\n")
+                    self.assertEqual(read_response(b).status, 200)
+            finally:
+                for b in busy:
+                    b.close()
+
+    def test_flood_over_the_limit_gets_answers_not_timeouts(self):
+        """Ten times the limit in concurrent keep-alive clients: every request is answered,
+        200 or 503, and the prober passes throughout."""
+        with Server({"MAX_CONNECTIONS": "40", "ACCESS_LOG": "off"}) as srv:
+            prober = Prober(srv.port)
+            statuses, errors = [], []
+            lock = threading.Lock()
+
+            def client():
+                deadline = time.monotonic() + 4
+                sock = None
+                while time.monotonic() < deadline:
+                    try:
+                        if sock is None:
+                            sock = socket.create_connection(("127.0.0.1", srv.port), timeout=3)
+                        sock.sendall(b"GET /api/items HTTP/1.1\r\nHost: x\r\n\r\n")
+                        r = read_response(sock)
+                    except OSError as e:
+                        with lock:
+                            errors.append(repr(e))
+                        sock = None
+                        continue
+                    with lock:
+                        statuses.append(r.status)
+                    if r.header("Connection") == "close":
+                        sock.close()
+                        sock = None
+                if sock:
+                    sock.close()
+
+            threads = [threading.Thread(target=client) for _ in range(400)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(20)
+            probes = prober.finish()
+        self.assertEqual(errors, [])
+        self.assertEqual(set(statuses), {200, 503})
+        self.assertGreater(statuses.count(503), 100)
+        self.assertGreater(statuses.count(200), 100)
+        self.assertEqual(set(probes), {200}, probes)
+
+
+class SlowClientsTest(unittest.TestCase):
+    def test_slowloris_above_the_limit_does_not_keep_clients_out(self):
+        """150 slowloris connections against a limit of 100: a normal client is served (each
+        new connection takes the place of a silent one), the prober passes, and the slowloris
+        connections are closed at the headers deadline."""
+        with Server({"MAX_CONNECTIONS": "100", "HEADERS_TIMEOUT_S": "4",
+                     "ACCESS_LOG": "off"}) as srv:
+            prober = Prober(srv.port)
+            slow = []
+            stop = threading.Event()
+
+            def trickle():
+                # A byte of header every half second, forever: never a whole head.
+                while not stop.is_set():
+                    for s in list(slow):
+                        try:
+                            s.send(b"a")
+                        except OSError:
+                            slow.remove(s)
+                    time.sleep(0.5)
+
+            for _ in range(150):
+                s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+                s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                slow.append(s)
+            t = threading.Thread(target=trickle, daemon=True)
+            t.start()
+            try:
+                time.sleep(1.2)  # the slowloris connections are now over a second old
+                statuses = []
+                for _ in range(30):
+                    with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as s:
+                        s.sendall(b"GET /api/items HTTP/1.1\r\nHost: x\r\n\r\n")
+                        statuses.append(read_response(s).status)
+                    time.sleep(0.05)
+                self.assertEqual(statuses, [200] * 30)
+                line = srv.wait_log(lambda l: l["message"] == "closed slow or silent connections"
+                                    and l["headers_timeouts"] >= 50, timeout=10)
+                self.assertEqual(line["headers_timeout_s"], 4)
+            finally:
+                stop.set()
+                t.join(5)
+                probes = prober.finish()
+                for s in slow:
+                    s.close()
+        self.assertEqual(set(probes), {200}, probes)
+
+    def test_headers_deadline_whatever_the_pace(self):
+        """A byte every 300 ms keeps libmicrohttpd's idle timeout (KEEPALIVE_TIMEOUT_S) from
+        firing, not the headers deadline."""
+        with Server({"HEADERS_TIMEOUT_S": "2", "KEEPALIVE_TIMEOUT_S": "65"}) as srv:
+            s = srv.connect()
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            t0 = time.monotonic()
+            closed_after = None
+            while time.monotonic() - t0 < 8:
+                try:
+                    s.send(b"a")
+                except OSError:
+                    closed_after = time.monotonic() - t0
+                    break
+                s.settimeout(0.3)
+                try:
+                    if s.recv(100) == b"":
+                        closed_after = time.monotonic() - t0
+                        break
+                except socket.timeout:
+                    pass
+            s.close()
+            self.assertIsNotNone(closed_after, "still open after 8 s")
+            self.assertGreaterEqual(closed_after, 1.9)
+            self.assertLess(closed_after, 3.5)
+            srv.wait_log(lambda l: l["message"] == "closed slow or silent connections"
+                         and l["headers_timeouts"] == 1)
+
+    def test_request_deadline_for_a_trickled_body(self):
+        with Server({"API_KEY": "k", "HEADERS_TIMEOUT_S": "1", "REQUEST_TIMEOUT_S": "3"}) as srv:
+            s = srv.connect()
+            s.sendall(b"POST /api/items HTTP/1.1\r\nHost: x\r\nX-API-Key: k\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
+            t0 = time.monotonic()
+            closed_after = None
+            while time.monotonic() - t0 < 10:
+                try:
+                    s.send(b" ")
+                    s.settimeout(0.3)
+                    if s.recv(100) == b"":
+                        closed_after = time.monotonic() - t0
+                        break
+                except socket.timeout:
+                    pass
+                except OSError:
+                    closed_after = time.monotonic() - t0
+                    break
+            s.close()
+            self.assertIsNotNone(closed_after, "still open after 10 s")
+            self.assertGreaterEqual(closed_after, 2.9)
+            self.assertLess(closed_after, 4.5)
+            line = srv.wait_log(lambda l: l["message"] == "request" and l.get("aborted"))
+            self.assertEqual(line["path"], "/api/items")
+            srv.wait_log(lambda l: l["message"] == "closed slow or silent connections"
+                         and l["request_timeouts"] == 1)
+
+
+if __name__ == "__main__":
+    unittest.main()
