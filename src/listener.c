@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -38,7 +39,7 @@ struct refused {
     bool answered;
     uint64_t deadline_ns;
     size_t got, dropped;
-    char head[256];
+    char head[1024];
     struct refused *next;
 };
 
@@ -200,7 +201,28 @@ static void refused_close(struct na_listener *l, struct queue *q, struct refused
     l->nrefused--;
 }
 
-/* Sends the owner's answer, half-closes, and lingers to read what else comes. */
+/* True when the head is whole, announces no body, and nothing came after it. */
+static bool all_read(const struct refused *r)
+{
+    const char *end = memmem(r->head, r->got, "\r\n\r\n", 4);
+
+    if (!end || (size_t)(end + 4 - r->head) != r->got)
+        return false;
+    for (const char *p = r->head; p < end; p++) {
+        if ((*p | 0x20) == 'c' && !strncasecmp(p, "content-length:", 15))
+            return false;
+        if ((*p | 0x20) == 't' && !strncasecmp(p, "transfer-encoding:", 18))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * Sends the owner's answer and half-closes. A connection whose request is
+ * all read closes at once; one that may still send (a body, a head not yet
+ * whole) lingers to read and drop what comes, so that the close is not a
+ * reset that would lose the answer.
+ */
 static void refused_answer(struct na_listener *l, struct refused *r)
 {
     char out[2048];
@@ -215,6 +237,8 @@ static void refused_answer(struct na_listener *l, struct refused *r)
     unlink_from(&l->waiting, r);
     r->deadline_ns = na_clock_after_ms(LINGER_MS);
     push(&l->lingering, r);
+    if (all_read(r))
+        refused_close(l, &l->lingering, r);
 }
 
 static void refused_io(struct na_listener *l, struct refused *r)
@@ -226,7 +250,7 @@ static void refused_io(struct na_listener *l, struct refused *r)
         n = recv(r->fd, r->head + r->got, sizeof(r->head) - r->got, 0);
         if (n > 0) {
             r->got += (size_t)n;
-            if (memchr(r->head, '\n', r->got) || r->got == sizeof(r->head))
+            if (memmem(r->head, r->got, "\r\n\r\n", 4) || r->got == sizeof(r->head))
                 refused_answer(l, r);
         } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
             refused_close(l, &l->waiting, r); /* gone before its answer */

@@ -8,11 +8,12 @@
  * own, and for each new connection asks its owner (the server) whether
  * there is room; if there is, the connection goes to libmicrohttpd; if not,
  * the owner may make room (closing a connection that never sent a request);
- * otherwise the listener answers it itself: it reads the request line
+ * otherwise the listener answers it itself: it reads the request head
  * (within a second), answers `GET /health` with the owner's health answer
  * (so a prober always gets through) and anything else with the owner's 503
- * and Connection: close, reads and drops what else comes for a moment (so
- * the client reads the answer rather than a reset), and closes. At most
+ * and Connection: close, and closes; a request with a body still coming is
+ * read and dropped for a moment first, so the client reads the answer
+ * rather than a reset. At most
  * `refuse_max` connections are in that state at once (so descriptors and
  * memory stay within the plan); with those full too, the listener stops
  * accepting, and connects wait in the kernel's backlog for the moment it

@@ -35,10 +35,10 @@ if __name__ == "__main__":
     unittest.main()
 
 
-def make_cgroups(test, memory_bytes, cpu_quota_us=None):
+def make_cgroups(test, memory_bytes, cpu_quota_us=None, tcp=False):
     """Makes child cgroups of this process's own with the given limits (v2 where the
     hierarchy is unified, else the v1 memory and cpu controllers), removed at the test's
-    end. Returns the cgroup.procs files to write a pid into. Raises OSError where
+    end. With `tcp`, v1 charges the kernel's TCP buffers too (memory.kmem.tcp), as v2 does. Returns the cgroup.procs files to write a pid into. Raises OSError where
     cgroups cannot be made (not root, no delegation)."""
     import os
     name = f"node-api-test-{os.getpid()}-{len(test._cleanups)}"
@@ -63,8 +63,11 @@ def make_cgroups(test, memory_bytes, cpu_quota_us=None):
         if cpu_quota_us:
             files["cpu.max"] = f"{cpu_quota_us} 100000"
         return [make(f"/sys/fs/cgroup{own.get('unified', '/').rstrip('/')}/{name}", files)]
-    procs = [make(f"/sys/fs/cgroup/memory{own.get('memory', '/').rstrip('/')}/{name}",
-                  {"memory.limit_in_bytes": str(memory_bytes)})]
+    files = {"memory.limit_in_bytes": str(memory_bytes)}
+    if tcp:
+        # v2 charges socket buffers to the limit; v1 only with kmem.tcp accounting on.
+        files["memory.kmem.tcp.limit_in_bytes"] = str(memory_bytes)
+    procs = [make(f"/sys/fs/cgroup/memory{own.get('memory', '/').rstrip('/')}/{name}", files)]
     if cpu_quota_us:
         procs.append(make(f"/sys/fs/cgroup/cpu{own.get('cpu', '/').rstrip('/')}/{name}",
                           {"cpu.cfs_quota_us": str(cpu_quota_us), "cpu.cfs_period_us": "100000"}))
