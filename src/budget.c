@@ -69,14 +69,24 @@ int na_budget_plan(const struct na_budget_input *in, struct na_budget *out, cons
         room = usable > pools ? usable - pools : 0;
         fit = room / b.per_connection_bytes;
         if (fit < 16) {
-            *bad_var = in->store_bytes && usable > NA_FIXED_BYTES + in->store_bytes / 2
-                           ? "MEMORY_STORE_MAX_ITEMS"
-                           : "MEMORY_LIMIT_MB";
-            snprintf(msg, msglen,
-                     "%" PRIu64 " MiB leaves no room for connections: at least %" PRIu64
-                     " MiB usable are needed (the embedded store's caps take %" PRIu64 " MiB)",
-                     in->limit_bytes / NA_MIB, (pools + 16 * b.per_connection_bytes) / NA_MIB + 1,
-                     in->store_bytes / NA_MIB);
+            uint64_t need = (pools + 16 * b.per_connection_bytes) / NA_MIB + 1;
+
+            /* The store's caps are at fault when, without them, it would fit. */
+            if (in->store_var && usable > pools - in->store_bytes &&
+                (usable - (pools - in->store_bytes)) / b.per_connection_bytes >= 16) {
+                *bad_var = in->store_var;
+                snprintf(msg, msglen,
+                         "makes the embedded store take up to %" PRIu64
+                         " MiB, which leaves no room for connections in MEMORY_LIMIT_MB (%" PRIu64
+                         " MiB; %" PRIu64 " needed): lower it, or raise the limit",
+                         in->store_bytes / NA_MIB, in->limit_bytes / NA_MIB, need);
+            } else {
+                *bad_var = "MEMORY_LIMIT_MB";
+                snprintf(msg, msglen,
+                         "%" PRIu64 " MiB leaves no room for connections: at least %" PRIu64
+                         " MiB usable are needed",
+                         in->limit_bytes / NA_MIB, need);
+            }
             return -1;
         }
         if (in->max_connections) {

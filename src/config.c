@@ -375,8 +375,12 @@ int na_config_load(struct na_config *cfg, na_getenv_fn get, void *ctx, const str
     bi.limit_bytes = mem_mb * NA_MIB;
     bi.shed_percent = c.memory_shed_percent;
     bi.max_body_bytes = c.max_body_bytes;
-    if (!c.database_url[0])
+    if (!c.database_url[0]) {
         bi.store_bytes = na_store_memory_bytes(c.memory_store_max_items, c.idempotency_max_keys);
+        bi.store_var = na_store_memory_bytes(c.memory_store_max_items, 0) * 2 > bi.store_bytes
+                           ? "MEMORY_STORE_MAX_ITEMS"
+                           : "IDEMPOTENCY_MAX_KEYS";
+    }
     if (na_budget_plan(&bi, &c.budget, &bad_var, msg, sizeof(msg)))
         return fail(&l, bad_var, "%s", msg);
     *cfg = c;

@@ -30,6 +30,10 @@ unsigned na_framing_check(const struct na_framing *f, uint64_t *length, bool *ha
                  NA_HEADERS_MAX);
         return 431;
     }
+    if (f->idempotency_keys > 1) {
+        snprintf(msg, msglen, "Idempotency-Key given %zu times: one at most", f->idempotency_keys);
+        return 400;
+    }
     if (f->transfer_encoding && f->nlengths) {
         snprintf(msg, msglen, "ambiguous request: Transfer-Encoding together with Content-Length");
         return 400;

@@ -11,11 +11,20 @@
 
 int na_idem_key_parse(const char *value, char out[NA_IDEM_KEY_MAX + 1])
 {
-    char key[NA_IDEM_KEY_MAX + 1];
-    size_t n = 0;
+    char key[NA_IDEM_KEY_MAX + 1], trimmed[NA_IDEM_KEY_MAX + 3];
+    size_t n = 0, len;
 
     if (!value)
         return -1;
+    /* A field value has no whitespace around it (RFC 9110 5.5): a proxy may have trimmed it. */
+    len = strlen(value);
+    while (len && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+        len--;
+    if (len >= sizeof(trimmed))
+        return -1;
+    memcpy(trimmed, value, len);
+    trimmed[len] = '\0';
+    value = trimmed;
     if (*value != '"') {
         for (; *value; value++) {
             if (*value < 0x20 || *value > 0x7e || n == NA_IDEM_KEY_MAX)

@@ -125,7 +125,7 @@ static int plan_hosts(const PQconninfoOption *opts, uint64_t deadline, const ato
                       struct host_plan *out, char *err, size_t errlen)
 {
     const char *hosts = option(opts, "host"), *ports = option(opts, "port");
-    size_t nhosts, nports, entries = 0;
+    size_t nhosts, nports, entries = 0, names_left = 0;
     char h[256], port[16];
     bool names = false;
 
@@ -141,6 +141,10 @@ static int plan_hosts(const PQconninfoOption *opts, uint64_t deadline, const ato
     }
     if (!names || (nports > 1 && nports != nhosts))
         return 0; /* libpq resolves nothing, or refuses the URL itself */
+    for (size_t i = 0; i < nhosts; i++) {
+        list_item(hosts, i, h, sizeof(h));
+        names_left += h[0] && h[0] != '/' && h[0] != '@' && !is_numeric(h);
+    }
     err[0] = '\0';
     for (size_t i = 0; i < nhosts; i++) {
         char addrs[NA_RESOLVE_MAX][NA_RESOLVE_ADDR_MAX], why[128];
@@ -151,8 +155,11 @@ static int plan_hosts(const PQconninfoOption *opts, uint64_t deadline, const ato
         list_item(ports, nports > 1 ? i : 0, port, sizeof(port));
         if (!h[0] || h[0] == '/' || h[0] == '@' || is_numeric(h)) {
             addrs[0][0] = '\0'; /* a socket, or an address: libpq's as it is */
-        } else if (na_resolve(h, now < deadline ? (unsigned)((deadline - now) / 1000000) : 0, stop,
-                              NULL, addrs, &n, why, sizeof(why))) {
+        } else if (na_resolve(h,
+                              /* A share of what is left, so one stalled name cannot use it all. */
+                              now < deadline ? (unsigned)((deadline - now) / 1000000 / names_left--)
+                                             : 0,
+                              stop, NULL, addrs, &n, why, sizeof(why))) {
             /* As libpq does, a host that cannot be resolved is skipped for the next. */
             if (!err[0])
                 snprintf(err, errlen, "could not translate host name \"%.200s\" to address: %s", h,
@@ -203,8 +210,16 @@ PGconn *na_pg_connect(const struct na_pg_options *o, char *err, size_t errlen)
      * the client-side deadlines are derived from it.
      */
     theirs = option(opts, "options");
-    n = snprintf(options, sizeof(options), "%s%s-c statement_timeout=%u", theirs ? theirs : "",
-                 theirs ? " " : "", o->statement_timeout_ms);
+    /*
+     * And a transaction left open by a client that vanished (a partition
+     * that swallowed its close) ends soon after the client gave up on it,
+     * releasing its locks, an Idempotency-Key's among them, rather than when
+     * the server's keepalives notice, hours later.
+     */
+    n = snprintf(options, sizeof(options),
+                 "%s%s-c statement_timeout=%u -c idle_in_transaction_session_timeout=%u",
+                 theirs ? theirs : "", theirs ? " " : "", o->statement_timeout_ms,
+                 o->statement_timeout_ms + 2000);
     if (n < 0 || (size_t)n >= sizeof(options)) {
         snprintf(err, errlen, "the options of DATABASE_URL are too long");
         goto fail;
@@ -262,6 +277,27 @@ fail:
     return NULL;
 }
 
+/*
+ * True when the idle connection is found closed by the server. What a
+ * dying backend sends (its FATAL message) may come before the end of the
+ * stream: read until nothing is pending, a few times at most.
+ */
+static bool stale(PGconn *conn)
+{
+    struct pollfd p = {.fd = PQsocket(conn), .events = POLLIN};
+
+    for (int i = 0; i < 4; i++) {
+        if (p.fd < 0)
+            return true;
+        if (poll(&p, 1, 0) <= 0)
+            return false; /* nothing pending: as good as it can be told */
+        if (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK)
+            return true;
+        p.fd = PQsocket(conn);
+    }
+    return false;
+}
+
 PGresult *na_pg_exec(PGconn *conn, const char *stmt, const char *sql, int nparams,
                      const char *const *params, uint64_t deadline_ns, struct na_pg_fate *fate)
 {
@@ -269,6 +305,13 @@ PGresult *na_pg_exec(PGconn *conn, const char *stmt, const char *sql, int nparam
     int queued, rc;
 
     fate->timed_out = fate->sent = false;
+    /*
+     * A connection the server has closed since its last use (a restart, a
+     * crash, an idle timeout) reads as ready with nothing but the end:
+     * notice it before sending, so the call is known not to have run.
+     */
+    if (stale(conn))
+        return NULL;
     queued = stmt ? PQsendQueryPrepared(conn, stmt, nparams, params, NULL, NULL, 0)
                   : PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
     if (!queued)
@@ -304,11 +347,21 @@ PGresult *na_pg_exec(PGconn *conn, const char *stmt, const char *sql, int nparam
         r = PQgetResult(conn);
         if (!r)
             break;
-        /* One statement, one result: keep the first, drain the rest. */
-        if (!res)
+        /*
+         * One statement, one result: keep the first, drain the rest. But an
+         * autocommit statement commits at the end of its exchange, after its
+         * rows: an error then (a deferred constraint, a serialization
+         * failure) comes as a later result, and it is the outcome.
+         */
+        if (!res) {
             res = r;
-        else
+        } else if (PQresultStatus(r) == PGRES_FATAL_ERROR &&
+                   PQresultStatus(res) != PGRES_FATAL_ERROR) {
+            PQclear(res);
+            res = r;
+        } else {
             PQclear(r);
+        }
     }
     return res;
 }
@@ -317,6 +370,7 @@ bool na_pg_classify(PGconn *conn, const PGresult *res, const struct na_pg_fate *
                     struct na_store_call *call)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *constraint = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
     bool conn_ok = PQstatus(conn) == CONNECTION_OK && !fate->timed_out;
 
     if (!res || !state) {
@@ -338,8 +392,15 @@ bool na_pg_classify(PGconn *conn, const PGresult *res, const struct na_pg_fate *
         /* Connection exceptions, shutdown or restart, out of resources. */
         snprintf(call->detail, sizeof(call->detail), "database unavailable, retry later");
     } else if (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03") ||
-               !strcmp(state, "23505")) {
+               (!strcmp(state, "23505") && constraint && !strcmp(constraint, NA_PG_KEYS_PKEY))) {
+        /* Serialization, deadlock, lock; two writers of one Idempotency-Key: a retry settles it. */
         snprintf(call->detail, sizeof(call->detail), "database conflict, retry");
+    } else if (!strncmp(state, "23", 2)) {
+        /* A constraint of the table's (one the operator added, say): retrying cannot help. */
+        call->rc = NA_STORE_CONFLICT;
+        snprintf(call->detail, sizeof(call->detail),
+                 "the database refused the write: it breaks constraint \"%.60s\"",
+                 constraint ? constraint : "unknown");
     } else if (!strcmp(state, "42P01")) {
         snprintf(call->detail, sizeof(call->detail),
                  "database schema missing: run node-api migrate");

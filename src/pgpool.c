@@ -180,6 +180,8 @@ static void *worker_main(void *arg)
         if (!conn) {
             err[0] = '\0';
             conn = p->cfg.open(p->cfg.cls, &p->stop, err, sizeof(err));
+            if (!conn && atomic_load(&p->stop))
+                break; /* given up for the shutdown: not an outage to report */
             if (!conn) {
                 note_connect(p, false, err);
                 /* Jitter spreads the reconnects of many tasks and workers. */
@@ -212,9 +214,11 @@ static void *worker_main(void *arg)
         if (atomic_load(&p->stop))
             break;
         if (!call) {
+            bool more = false;
+
             /* Idle long enough: the caller's housekeeping, on this connection. */
-            keep = p->cfg.idle(conn, p->cfg.cls);
-            next_idle = na_clock_after_ms(p->cfg.idle_ms);
+            keep = p->cfg.idle(conn, p->cfg.cls, &more);
+            next_idle = na_clock_after_ms(more ? NA_PGPOOL_IDLE_AGAIN_MS : p->cfg.idle_ms);
             if (!keep) {
                 pthread_mutex_lock(&p->lock);
                 l->connected--;

@@ -68,6 +68,10 @@ void na_reply_store_error(struct na_reply *r, const struct na_store_call *call)
                        "a request with this Idempotency-Key is still being processed, retry later");
         r->retry_after_s = 1;
         break;
+    case NA_STORE_CONFLICT:
+        na_reply_error(r, 409,
+                       call->detail[0] ? call->detail : "the write conflicts with the data");
+        break;
     case NA_STORE_KEY_REUSED:
         na_reply_error(r, 422, "this Idempotency-Key was used for a different request");
         break;

@@ -312,19 +312,21 @@ struct head {
     const char *lengths[8];
 };
 
-static enum MHD_Result collect_lengths(void *cls, enum MHD_ValueKind kind, const char *key,
-                                       const char *value)
+static enum MHD_Result collect_fields(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
 {
     struct head *h = cls;
 
     (void)kind;
+    h->f.fields++;
+    if (!strcasecmp(key, "Idempotency-Key"))
+        h->f.idempotency_keys++;
     if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
         return MHD_YES;
-    if (h->f.nlengths == 8) {
+    if (h->f.nlengths == 8)
         h->lengths[7] = ""; /* more than 8: as good as disagreeing */
-        return MHD_NO;
-    }
-    h->lengths[h->f.nlengths++] = value;
+    else
+        h->lengths[h->f.nlengths++] = value;
     return MHD_YES;
 }
 
@@ -335,11 +337,10 @@ static void read_head(struct MHD_Connection *mc, struct head *h)
 
     memset(h, 0, sizeof(*h));
     h->f.head_bytes = ci ? ci->header_size : 0;
-    h->f.fields = (size_t)MHD_get_connection_values(mc, MHD_HEADER_KIND, NULL, NULL);
     h->f.transfer_encoding =
         MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
     h->f.lengths = h->lengths;
-    MHD_get_connection_values(mc, MHD_HEADER_KIND, collect_lengths, h);
+    MHD_get_connection_values(mc, MHD_HEADER_KIND, collect_fields, h);
 }
 
 /* Reads and drops the body, then answers what `reply` holds. */

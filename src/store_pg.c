@@ -66,7 +66,7 @@ static const struct statement statements[] = {
 #define PRIOR                                                                                      \
     "WITH prior AS (SELECT item_id, item_name, item_price::text AS item_price, status, "           \
     "fingerprint"                                                                                  \
-    " FROM idempotency_keys WHERE scope = $1 AND key = $2 AND expires_at > now())"
+    " FROM idempotency_keys WHERE scope = $1 AND key = $2 AND expires_at > clock_timestamp())"
 #define RECORD                                                                                     \
     "INSERT INTO idempotency_keys (scope, key, fingerprint, status, item_id, item_name,"           \
     " item_price, expires_at) "
@@ -76,7 +76,8 @@ static const struct statement statements[] = {
     " item_price = EXCLUDED.item_price, created_at = now(), expires_at = EXCLUDED.expires_at"
 #define REPLAY                                                                                     \
     " UNION ALL SELECT item_id, item_name, item_price, true, status, fingerprint FROM prior"
-#define EXPIRES(n) "now() + $" #n "::integer * interval '1 second'"
+/* From the write itself, not from the start of its transaction (now()), which may have waited. */
+#define EXPIRES(n) "clock_timestamp() + $" #n "::integer * interval '1 second'"
 
 static const struct statement keyed_statements[] = {
     {"na_key_lock", "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))"},
@@ -104,7 +105,7 @@ static const struct statement keyed_statements[] = {
                   ") SELECT id, NULL::text, NULL::text, false, 204, NULL::text FROM w" REPLAY},
     /* Expired records, a batch at a time; rows another task is purging are skipped. */
     {"na_key_purge", "DELETE FROM idempotency_keys WHERE (scope, key) IN (SELECT scope, key"
-                     " FROM idempotency_keys WHERE expires_at <= now() LIMIT 1000"
+                     " FROM idempotency_keys WHERE expires_at <= clock_timestamp() LIMIT 1000"
                      " FOR UPDATE SKIP LOCKED)"},
 };
 
@@ -129,6 +130,11 @@ static int prepare(PGconn *pg, const struct statement *set, size_t n, unsigned t
         res = na_pg_exec(pg, NULL, sql, 0, NULL, na_clock_after_ms(timeout), &fate);
         if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
             const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+            if (s && !strcmp(s, "42P05")) { /* prepared by an earlier, partial attempt */
+                PQclear(res);
+                continue;
+            }
 
             snprintf(state, 6, "%s", s ? s : "");
             snprintf(err, errlen, "preparing statements: %s",
@@ -332,7 +338,8 @@ static void read_keyed(const PGresult *res, struct na_store_call *call)
  * without an answer to COMMIT, the outcome is unknown, and a retry with
  * the same key tells.
  */
-static bool run_keyed(struct conn *c, struct na_store_call *call, uint64_t deadline)
+static bool run_keyed(struct pg_store *ps, struct conn *c, struct na_store_call *call,
+                      uint64_t deadline)
 {
     static const char *const names[] = {
         [NA_STORE_CREATE] = "na_key_create",
@@ -347,6 +354,14 @@ static bool run_keyed(struct conn *c, struct na_store_call *call, uint64_t deadl
     bool keep = true, taken;
     PGresult *res;
 
+    if (!c->keys_ready) {
+        /* Perhaps `node-api migrate` has run since: look again (one round trip, only here). */
+        char err[256], state[6];
+
+        c->keys_ready = !prepare(c->pg, keyed_statements,
+                                 sizeof(keyed_statements) / sizeof(keyed_statements[0]),
+                                 ps->cfg->db_statement_timeout_ms + 1000, err, sizeof(err), state);
+    }
     if (!c->keys_ready) {
         call->rc = NA_STORE_UNAVAILABLE;
         snprintf(call->detail, sizeof(call->detail),
@@ -418,7 +433,7 @@ static bool run(void *handle, struct na_store_call *call, void *cls)
     char a[32], b[32];
 
     if (is_write && call->idem.key[0]) {
-        keep = run_keyed(c, call, deadline);
+        keep = run_keyed(ps, c, call, deadline);
         call->latency_ms = na_clock_ms_since(t0);
         return keep;
     }
@@ -472,11 +487,13 @@ static bool run(void *handle, struct na_store_call *call, void *cls)
 
 /*
  * Between calls, the health lane's worker purges expired Idempotency-Keys
- * in batches, for at most 100 ms at a time, so no request waits on it and
- * no table grows without bound. Lookups ignore expired keys anyway: the
- * purge only gives the space back.
+ * in batches of PURGE_BATCH, a slice of at most 100 ms at a time, so no
+ * request waits on it: every `idle_ms`, and again 10 ms after a slice that
+ * left work, so the purge keeps up with any number of keys (a batch takes
+ * milliseconds). Lookups ignore expired keys anyway: the purge only gives
+ * the space back.
  */
-static bool purge(void *handle, void *cls)
+static bool purge(void *handle, void *cls, bool *more)
 {
     struct pg_store *ps = cls;
     struct conn *c = handle;
@@ -486,7 +503,7 @@ static bool purge(void *handle, void *cls)
 
     if (!c->keys_ready)
         return true;
-    while (keep && na_clock_ns() < stop) {
+    while (keep && !*more) {
         PGresult *res = step(c->pg, "na_key_purge", NULL, 0, NULL,
                              na_clock_after_ms(ps->cfg->db_statement_timeout_ms + 1000), false,
                              &scratch, &keep);
@@ -498,6 +515,7 @@ static bool purge(void *handle, void *cls)
         PQclear(res);
         if (n < PURGE_BATCH)
             break;
+        *more = na_clock_ns() >= stop; /* a full batch: there may be more */
     }
     return keep;
 }
@@ -559,7 +577,7 @@ struct na_store *na_store_pg_new(const struct na_config *cfg)
         .run = run,
         .close = close_conn,
         .idle = purge,
-        /* Often enough that expired keys never pile up past half their lifetime. */
+        /* A key is purged within about half its lifetime (a minute at most) of expiring. */
         .idle_ms = half_ttl_ms < 1000 ? 1000 : half_ttl_ms,
     };
 

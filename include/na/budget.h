@@ -79,8 +79,9 @@ struct na_budget_input {
     unsigned shed_percent;    /* 1..100 */
     unsigned max_connections; /* 0: derive */
     uint64_t max_body_bytes;
-    uint64_t store_bytes; /* the embedded store at its caps; 0 with PostgreSQL */
-    uint64_t nofile;      /* descriptors available */
+    uint64_t store_bytes;  /* the embedded store at its caps; 0 with PostgreSQL */
+    const char *store_var; /* the variable that sets most of them, for errors */
+    uint64_t nofile;       /* descriptors available */
 };
 
 struct na_budget {

@@ -8,8 +8,9 @@
  * libmicrohttpd would go by one of them and read the bytes after it as
  * another request. A transfer coding other than chunked cannot be read at
  * all (libmicrohttpd would wait for the connection to close): 501, as RFC
- * 9112 6.1 asks. And a head over Node's 16 KiB maxHeaderSize, or with more
- * than NA_HEADERS_MAX fields, is refused with 431, as Node does.
+ * 9112 6.1 asks. A head over Node's 16 KiB maxHeaderSize, or with more than
+ * NA_HEADERS_MAX fields, is refused with 431, as Node does. And an
+ * Idempotency-Key given twice is refused with 400: which one would it be?
  *
  * Pure functions over header values, for the server and its unit tests.
  */
@@ -35,6 +36,7 @@ struct na_framing {
     const char *transfer_encoding; /* NULL when absent */
     const char *const *lengths;    /* every Content-Length value, in order */
     size_t nlengths;
+    size_t idempotency_keys; /* Idempotency-Key fields: one at most */
 };
 
 /*

@@ -28,6 +28,9 @@
 
 #include "na/store.h"
 
+/* The primary key of idempotency_keys: its violation is a race a retry settles. */
+#define NA_PG_KEYS_PKEY "idempotency_keys_pkey"
+
 struct na_pg_options {
     const char *conninfo; /* DATABASE_URL: a URL or key=value string; borrowed */
     unsigned connect_timeout_s;

@@ -35,6 +35,7 @@
 
 #define NA_PGPOOL_BACKOFF_MIN_MS 100u
 #define NA_PGPOOL_BACKOFF_MAX_MS 5000u
+#define NA_PGPOOL_IDLE_AGAIN_MS  10u
 
 struct na_pgpool_config {
     unsigned size; /* workers for item calls */
@@ -53,10 +54,12 @@ struct na_pgpool_config {
     void (*close)(void *conn, void *cls);
     /*
      * Optional housekeeping: the health lane's worker runs it on its
-     * connection every `idle_ms` when no ping is waiting. Returns false
+     * connection every `idle_ms` when no ping is waiting, and again after
+     * NA_PGPOOL_IDLE_AGAIN_MS when it sets *more (work left: it does a
+     * slice at a time, so a ping never waits long behind it). Returns false
      * when the connection must be closed.
      */
-    bool (*idle)(void *conn, void *cls);
+    bool (*idle)(void *conn, void *cls, bool *more);
     unsigned idle_ms;
     void *cls;
 };

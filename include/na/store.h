@@ -51,6 +51,7 @@ enum na_store_rc {
     NA_STORE_UNKNOWN,     /* a write sent, its outcome unknown: 504 */
     NA_STORE_KEY_BUSY,    /* the Idempotency-Key's first request is still running: 409 */
     NA_STORE_KEY_REUSED,  /* the Idempotency-Key was used for another request: 422 */
+    NA_STORE_CONFLICT,    /* refused by a constraint of the data (a retry cannot help): 409 */
     NA_STORE_FULL,        /* the embedded store holds its MEMORY_STORE_MAX_ITEMS: 507 */
     NA_STORE_NOMEM,
     NA_STORE_ERROR, /* anything else the backend reported: 500 */

@@ -33,6 +33,8 @@ class ConfigErrorTest(unittest.TestCase):
         ("KEEPALIVE_TIMEOUT_S", "-5"), ("SHUTDOWN_TIMEOUT_S", "soon"), ("MAX_BODY_BYTES", "1MB"),
         ("MEMORY_LIMIT_MB", "4"), ("ACCESS_LOG", "2"), ("ENABLE_LOADTEST_ROUTES", "perhaps"),
         ("MAX_CONNECTIONS", "x"), ("SERVICE_NAME", "a b"), ("MEMORY_SHED_PERCENT", "0"),
+        ("HEADERS_TIMEOUT_S", "0"), ("REQUEST_TIMEOUT_S", "abc"), ("SHED_UNHEALTHY_AFTER_S", "-1"),
+        ("MEMORY_STORE_MAX_ITEMS", "0"), ("IDEMPOTENCY_TTL_S", "0"), ("IDEMPOTENCY_MAX_KEYS", "x"),
     ]
 
     def test_bad_values_stop_the_process(self):
@@ -48,6 +50,21 @@ class ConfigErrorTest(unittest.TestCase):
                 self.assertIn(var, line["message"])
                 self.assertIn("timestamp", line)
                 self.assertIn("service", line)
+
+    def test_store_caps_that_do_not_fit_the_memory_limit(self):
+        """The embedded store's caps are part of the memory plan: caps that leave no room for
+        connections stop the start, naming the variable at fault."""
+        for var, value in (("IDEMPOTENCY_MAX_KEYS", "1000000"),
+                           ("MEMORY_STORE_MAX_ITEMS", "1000000")):
+            with self.subTest(var=var):
+                rc, out, _ = run([], {var: value, "MEMORY_LIMIT_MB": "64", "PORT": "0"})
+                self.assertEqual(rc, 2, out)
+                line = json.loads(out.strip().split("\n")[-1])
+                self.assertEqual(line["variable"], var)
+                self.assertIn("MEMORY_LIMIT_MB", line["message"])
+        rc, out, _ = run([], {"MEMORY_LIMIT_MB": "20", "PORT": "0"})
+        self.assertEqual((rc, json.loads(out.strip().split("\n")[-1])["variable"]),
+                         (2, "MEMORY_LIMIT_MB"))
 
     def test_unbindable_host(self):
         rc, out, _ = run([], {"PORT": "0", "HOST": "203.0.113.1"})

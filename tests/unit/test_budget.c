@@ -100,6 +100,7 @@ static void test_store_caps(void **state)
     (void)state;
     assert_int_equal(na_budget_plan(&in, &without, &bad, msg, sizeof(msg)), 0);
     in.store_bytes = 40 * NA_MIB;
+    in.store_var = "MEMORY_STORE_MAX_ITEMS";
     assert_int_equal(na_budget_plan(&in, &with, &bad, msg, sizeof(msg)), 0);
     assert_int_equal(with.fixed_bytes, without.fixed_bytes + 40 * NA_MIB);
     assert_true(with.max_connections < without.max_connections);

@@ -46,6 +46,14 @@ static void test_refusals(void **state)
     assert_non_null(strstr(msg, "\"gzip\""));
     assert_int_equal(check(100, "gzip, chunked", NULL, 0, &len, &has, msg), 501);
     assert_int_equal(check(100, "identity", NULL, 0, &len, &has, msg), 501);
+    {
+        struct na_framing f = {.head_bytes = 100, .idempotency_keys = 2};
+
+        assert_int_equal(na_framing_check(&f, &len, &has, msg, sizeof(msg)), 400);
+        assert_non_null(strstr(msg, "Idempotency-Key given 2 times"));
+        len = 7;
+        has = true;
+    }
     /* Refusals leave the outputs alone. */
     assert_int_equal(len, 7);
     assert_true(has);

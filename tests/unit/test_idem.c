@@ -19,9 +19,12 @@ static void test_keys(void **state)
         {"\"a \\\"b\\\" \\\\c\"", "a \"b\" \\c"},
         {"with inner space", "with inner space"},
         {"~!@#$%^&*()_+{}|:<>?", "~!@#$%^&*()_+{}|:<>?"},
+        {"trailing \t ", "trailing"},
+        {"\"quoted\"  ", "quoted"},
     };
     static const char *const bad[] = {
-        "", "\"\"", "\"abc", "\"abc\"x", "\"a\\b\"", "a\tb", "caf\xc3\xa9", "\x7f", "\"\x01\"",
+        "",         "  ",   "\"\"",        "\"abc", "\"abc\"x",
+        "\"a\\b\"", "a\tb", "caf\xc3\xa9", "\x7f",  "\"\x01\"",
     };
     char key[NA_IDEM_KEY_MAX + 1], longest[NA_IDEM_KEY_MAX + 3];
 

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <time.h>
 
@@ -370,6 +371,52 @@ static void test_shutdown(void **state)
     na_pgpool_free(arg.p);
 }
 
+static atomic_int idle_calls;
+
+static bool fake_idle(void *conn, void *cls, bool *more)
+{
+    (void)conn;
+    (void)cls;
+    /* Work left for five more slices after the first. */
+    *more = atomic_fetch_add(&idle_calls, 1) < 5;
+    return true;
+}
+
+static void test_housekeeping_in_slices(void **state)
+{
+    struct na_pgpool_config c = {
+        .size = 1,
+        .acquire_timeout_ms = 1000,
+        .health_timeout_ms = 1000,
+        .open = fake_open,
+        .run = fake_run,
+        .close = fake_close,
+        .idle = fake_idle,
+        .idle_ms = 200,
+    };
+    struct timespec half = {.tv_nsec = 500000000};
+    struct na_pgpool *p;
+    struct probe ping;
+
+    (void)state;
+    fake_reset(0, false);
+    atomic_init(&idle_calls, 0);
+    finished = 0;
+    p = na_pgpool_start(&c);
+    assert_non_null(p);
+    nanosleep(&half, NULL);
+    /* The first slice after 200 ms idle, the five after it 10 ms apart, not 200. */
+    assert_in_range(atomic_load(&idle_calls), 6, 7); /* and perhaps the next, at 450 ms */
+    /* And pings still get through between housekeeping runs. */
+    probe_init(&ping, 0);
+    ping.call.op = NA_STORE_PING;
+    submit(p, &ping);
+    while (!order_of(&ping))
+        sched_yield();
+    assert_int_equal(ping.call.rc, NA_STORE_OK);
+    na_pgpool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -378,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_backoff_is_not_cut_short_by_traffic),
         cmocka_unit_test(test_recovers_when_the_database_returns),
         cmocka_unit_test(test_shutdown),
+        cmocka_unit_test(test_housekeeping_in_slices),
     };
 
     return RUN(tests);
