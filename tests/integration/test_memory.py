@@ -20,6 +20,42 @@ class MemoryTest(unittest.TestCase):
             # Monitoring sees why (shed at its first call, hence the 503 error shape).
             self.assertEqual(srv.get("/health/detailed").status, 503)
 
+    def test_shedding_that_lasts_fails_health(self):
+        """Shedding that goes on (memory that will not come down) turns /health to 503 after
+        SHED_UNHEALTHY_AFTER_S, so the load balancer takes the task out and ECS replaces it,
+        instead of a task that answers 503 to everything but its health check for ever."""
+        import time
+        with Server({"MEMORY_LIMIT_MB": "64", "MEMORY_SHED_PERCENT": "1",
+                     "SHED_UNHEALTHY_AFTER_S": "2"}) as srv:
+            srv.wait_log(lambda l: l["message"].startswith("memory near its limit"))
+            t0 = time.monotonic()
+            self.assertEqual(srv.get("/health").status, 200)  # a moment of shedding is fine
+            while True:
+                r = srv.get("/health")
+                if r.status != 200 or time.monotonic() - t0 > 8:
+                    break
+                time.sleep(0.1)
+            self.assertEqual(r.status, 503)
+            self.assertGreater(time.monotonic() - t0, 1)
+            self.assertEqual(r.json()["status"], "unhealthy")
+            self.assertIn("shedding load", r.json()["reason"])
+            self.assertIn("SHED_UNHEALTHY_AFTER_S", r.json()["reason"])
+
+    def test_embedded_store_cap(self):
+        """A full embedded store says so (507, naming the variable) rather than growing
+        into the shedding threshold."""
+        import json
+        key = {"X-API-Key": "k", "Content-Type": "application/json"}
+        item = json.dumps({"name": "x", "price": 1}).encode()
+        with Server({"API_KEY": "k", "MEMORY_STORE_MAX_ITEMS": "5"}) as srv:
+            self.assertEqual([srv.request("POST", "/api/items", key, item).status for _ in range(2)],
+                             [201, 201])  # the tutorial's three, and two
+            full = srv.request("POST", "/api/items", key, item)
+            self.assertEqual(full.status, 507)
+            self.assertIn("MEMORY_STORE_MAX_ITEMS", full.json()["error"]["message"])
+            self.assertEqual(srv.request("DELETE", "/api/items/1", key).status, 204)
+            self.assertEqual(srv.request("POST", "/api/items", key, item).status, 201)
+
     def test_budget_reported(self):
         with Server({"MEMORY_LIMIT_MB": "256"}) as srv:
             started = srv.logs()[0]
