@@ -1,0 +1,165 @@
+/*
+ * Unit tests for listener, over real sockets on loopback with an owner of
+ * the test's: admission when there is room, refusal when there is not
+ * (the owner's answer, then a close), an answer even to a client that
+ * sends nothing, the tick, and connects refused once closed.
+ */
+#include "unit.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "na/listener.h"
+
+static atomic_bool has_room;
+static atomic_int admitted, ticks, refusals;
+static char seen[64];
+
+static bool room(void *cls)
+{
+    (void)cls;
+    return atomic_load(&has_room);
+}
+
+static bool make_room(void *cls)
+{
+    (void)cls;
+    return false;
+}
+
+static int admit(void *cls, int fd, const struct sockaddr *sa, socklen_t len)
+{
+    (void)cls;
+    (void)sa;
+    (void)len;
+    (void)!write(fd, "admitted", 8);
+    close(fd);
+    atomic_fetch_add(&admitted, 1);
+    return 0;
+}
+
+static size_t refusal(void *cls, const char *head, size_t n, char *out, size_t cap)
+{
+    (void)cls;
+    snprintf(seen, sizeof(seen), "%.*s", (int)(n < 20 ? n : 20), head);
+    atomic_fetch_add(&refusals, 1);
+    return (size_t)snprintf(out, cap, "refused:%zu", n);
+}
+
+static void tick(void *cls)
+{
+    (void)cls;
+    atomic_fetch_add(&ticks, 1);
+}
+
+static struct na_listener *start(void)
+{
+    struct na_listener_options o = {
+        .host = "127.0.0.1", .port = 0, .sndbuf = 16384, .rcvbuf = 16384, .refuse_max = 4};
+    struct na_listener_ops ops = {
+        .room = room, .make_room = make_room, .admit = admit, .refusal = refusal, .tick = tick};
+    char err[200];
+    struct na_listener *l = na_listener_open(&o, err, sizeof(err));
+
+    assert_non_null(l);
+    assert_int_equal(na_listener_start(l, &ops), 0);
+    return l;
+}
+
+static int dial(struct na_listener *l)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)na_listener_port(l))};
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct timeval tv = {.tv_sec = 5};
+
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Reads until the peer closes; returns what came. */
+static size_t read_all(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    ssize_t r;
+
+    while (n + 1 < cap && (r = read(fd, buf + n, cap - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = '\0';
+    return n;
+}
+
+static void test_admit_and_refuse(void **state)
+{
+    struct na_listener *l;
+    struct na_listener_stats st;
+    char buf[128];
+    int fd;
+
+    (void)state;
+    atomic_store(&has_room, true);
+    l = start();
+    fd = dial(l);
+    read_all(fd, buf, sizeof(buf));
+    close(fd);
+    assert_string_equal(buf, "admitted");
+
+    /* No room: the owner's answer to what was sent, then the close. */
+    atomic_store(&has_room, false);
+    fd = dial(l);
+    (void)!write(fd, "GET /x HTTP/1.1\r\n\r\n", 19);
+    read_all(fd, buf, sizeof(buf));
+    close(fd);
+    assert_string_equal(buf, "refused:19");
+    assert_string_equal(seen, "GET /x HTTP/1.1\r\n\r\n");
+
+    /* A client that sends nothing is answered too, after a second. */
+    fd = dial(l);
+    read_all(fd, buf, sizeof(buf));
+    close(fd);
+    assert_string_equal(buf, "refused:0");
+
+    na_listener_stats(l, &st);
+    assert_int_equal(st.accepted, 3);
+    assert_int_equal(st.refused, 2);
+    assert_int_equal(st.dropped, 0);
+    assert_true(atomic_load(&ticks) >= 5); /* over a second of ticking */
+    na_listener_free(l);
+}
+
+static void test_close_refuses_connects(void **state)
+{
+    struct na_listener *l;
+    struct timespec ms = {.tv_nsec = 50000000};
+    int fd;
+
+    (void)state;
+    atomic_store(&has_room, true);
+    l = start();
+    na_listener_close(l);
+    nanosleep(&ms, NULL); /* the thread acts on it */
+    fd = dial(l);
+    assert_int_equal(fd, -1);
+    na_listener_free(l);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_admit_and_refuse),
+        cmocka_unit_test(test_close_refuses_connects),
+    };
+
+    return RUN(tests);
+}
