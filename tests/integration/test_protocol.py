@@ -123,6 +123,67 @@ class TooLargeBodyTest(unittest.TestCase):
         self.assertEqual(p.stdout.split(), ["413"] * 20, p.stdout + p.stderr)
 
 
+class ThroughHaproxyTest(unittest.TestCase):
+    """What a proxy in front makes of the edges: HAProxy, standing in for the ALB, turns a
+    reset or a close with no answer into a 502 of its own."""
+
+    def test_413_and_large_heads_reach_the_client_through_haproxy(self):
+        import tempfile
+        from harness import free_port
+        if not shutil.which("haproxy"):
+            self.skipTest("haproxy not found")
+        with Server({"API_KEY": KEY, "ACCESS_LOG": "off"}) as srv:
+            tmp = tempfile.mkdtemp(prefix="node-api-haproxy-")
+            self.addCleanup(shutil.rmtree, tmp, True)
+            front = free_port()
+            cfg = os.path.join(tmp, "haproxy.cfg")
+            with open(cfg, "w") as f:
+                f.write(f"""global
+    maxconn 1000
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    option http-server-close
+frontend fe
+    bind 127.0.0.1:{front}
+    default_backend be
+backend be
+    server s1 127.0.0.1:{srv.port}
+""")
+            proxy = subprocess.Popen(["haproxy", "-f", cfg, "-db"], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+            self.addCleanup(proxy.wait, 10)
+            self.addCleanup(proxy.terminate)
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", front), timeout=1).close()
+                    break
+                except OSError:
+                    self.assertLess(time.monotonic(), deadline, "haproxy did not listen")
+                    time.sleep(0.05)
+            body = b"x" * (2 * 1024 * 1024)
+            statuses = []
+            for _ in range(40):
+                s = socket.create_connection(("127.0.0.1", front), timeout=10)
+                try:
+                    s.sendall(b"POST /api/items HTTP/1.1\r\nHost: x\r\nX-API-Key: " + KEY.encode() +
+                              b"\r\nContent-Type: application/json\r\nContent-Length: " +
+                              str(len(body)).encode() + b"\r\n\r\n" + body)
+                    statuses.append(read_response(s).status)
+                except OSError as e:
+                    statuses.append(repr(e))
+                finally:
+                    s.close()
+            self.assertEqual(statuses, [413] * 40)
+            # Heads HAProxy passes (its buffer is 16 KiB by default) get node-api's answer.
+            for size in range(7000, 15001, 500):
+                raw = exchange(front, head_of(size))
+                self.assertEqual(status_of(raw), 200, (size, raw[:100]))
+
+
 class PathsAndCodingsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
