@@ -306,11 +306,14 @@ static struct MHD_OptionItem *daemon_options(struct na_server *s, struct MHD_Opt
     if (cfg->threads > 1)
         OPT(MHD_OPTION_THREAD_POOL_SIZE, cfg->threads, NULL);
     /*
-     * The limit is ours (room()): libmicrohttpd's, split between its
-     * threads, is only a backstop, far enough above that a connection
-     * admitted is never closed by it unannounced.
+     * The limit is ours (room()). libmicrohttpd's is split evenly between
+     * its threads, and one over its share closes a connection we admitted
+     * without a word (or a notification, so it would never be counted
+     * out): give every thread room for all of ours, and the evictions in
+     * flight. It allocates nothing by the limit.
      */
-    OPT(MHD_OPTION_CONNECTION_LIMIT, 2 * cfg->budget.max_connections + 64 * cfg->threads, NULL);
+    OPT(MHD_OPTION_CONNECTION_LIMIT,
+        (cfg->budget.max_connections + 2 * EVICT_MAX) * (cfg->threads > 1 ? cfg->threads : 1), NULL);
     OPT(MHD_OPTION_CONNECTION_TIMEOUT, cfg->keepalive_timeout_s, NULL);
     OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, NA_CONN_POOL_BYTES, NULL);
     OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)na_conn_on_completed, s);
