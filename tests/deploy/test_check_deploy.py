@@ -96,6 +96,106 @@ BREAKAGES = [
      "least-privilege"),
     ("iam/execution-role-policy.json", lambda d: d["Statement"].pop(4),
      "does not grant secretsmanager:GetSecretValue"),
+    # What AWS refuses or what is unsafe, one mistake at a time.
+    ("task-definition.json", lambda d: container(d).update(essential=False), "essential: false"),
+    ("task-definition.json", lambda d: container(d).update(privileged=True), "privileged: true"),
+    ("task-definition.json", lambda d: container(d)["portMappings"][0].update(hostPort=8080),
+     "hostPort 8080 differs from containerPort 3000"),
+    ("task-definition.json", lambda d: container(d).update(
+        image="123456789012.dkr.ecr.us-east-1.amazonaws.com/node-api:latest"), "mutable tag"),
+    ("task-definition.json", lambda d: container(d).update(
+        image="123456789012.dkr.ecr.us-east-1.amazonaws.com/node-api"), "mutable tag"),
+    ("task-definition.json", lambda d: env_set(d, "PGPASSWORD", "x"),
+     "PGPASSWORD is a plain environment variable"),
+    ("task-definition.json", lambda d: env_set(d, "DB_SECRET", "x"),
+     "DB_SECRET is a plain environment variable"),
+    ("task-definition.json", lambda d: env_set(d, "GITHUB_TOKEN", "x"),
+     "GITHUB_TOKEN is a plain environment variable"),
+    ("task-definition.json", lambda d: env_set(d, "SIGNING_KEY", "x"),
+     "SIGNING_KEY is a plain environment variable"),
+    ("task-definition.json", lambda d: container(d)["healthCheck"].update(
+        command=["/usr/local/bin/node-api", "healthcheck"]), "must start with CMD or CMD-SHELL"),
+    ("task-definition.json", lambda d: container(d).update(
+        ulimits=[{"name": "nofile", "softLimit": 2000000, "hardLimit": 2000000}]),
+     "above the kernel's 1048576"),
+    ("task-definition.json", lambda d: container(d)["logConfiguration"]["options"].pop(
+        "awslogs-region"), "no awslogs-region"),
+    ("task-definition.json", lambda d: container(d)["logConfiguration"]["options"].pop(
+        "awslogs-stream-prefix"), "no awslogs-stream-prefix"),
+    ("task-definition.json", lambda d: container(d)["logConfiguration"]["options"].update(
+        {"awslogs-group": "/ecs/other"}), "not the log group the stack makes"),
+    ("task-definition.json", lambda d: d["runtimePlatform"].update(
+        operatingSystemFamily="WINDOWS_SERVER_2022_CORE"), "is a Linux image"),
+    ("service.json", lambda d: d.update(capacityProviderStrategy=[
+        {"capacityProvider": "FARGATE", "base": 1, "weight": 1}]),
+     "launchType and capacityProviderStrategy together"),
+    ("service.json", lambda d: (d.pop("launchType"), d.update(capacityProviderStrategy=[
+        {"capacityProvider": "FARGATE_SPOT", "weight": 1}])), "without an on-demand base"),
+    ("service.json", lambda d: d.update(desiredCount=1), "desiredCount 1: one zone's outage"),
+    ("service.json", lambda d: d.update(desiredCount=20), "outside MinCapacity 2 .. MaxCapacity 10"),
+    ("service.json", lambda d: d.update(healthCheckGracePeriodSeconds=20),
+     "shorter than the target group's time to healthy"),
+    ("service.json", lambda d: d.update(platformVersion="1.3.0"), "older than 1.4.0"),
+    ("service.json", lambda d: d.update(cluster="staging"), "not cluster.json's"),
+    ("cluster.json", lambda d: d["settings"][0].update(value="disabled"), "containerInsights is off"),
+    ("target-group.json", lambda d: d.update(HealthCheckTimeoutSeconds=15),
+     "must be below HealthCheckIntervalSeconds 15"),
+    ("target-group.json", lambda d: d.update(Matcher={"HttpCode": "200,404"}),
+     "counts 404 as healthy"),
+    ("target-group.json", lambda d: d.update(Matcher={"HttpCode": "200-499"}),
+     "counts 300 as healthy"),
+    ("target-group-attributes.json", lambda d: d["Attributes"][0].update(Value="4000"),
+     "over the API's 3600 s maximum"),
+    ("load-balancer-attributes.json", lambda d: d["Attributes"][1].update(Value="false"),
+     "drop_invalid_header_fields"),
+    ("load-balancer-attributes.json", lambda d: d["Attributes"].append(
+        {"Key": "routing.http.desync_mitigation_mode", "Value": "monitor"}),
+     "weaker than defensive"),
+    ("ecr-lifecycle-policy.json", lambda d: d["rules"][1].update(rulePriority=1),
+     "must be distinct"),
+    ("ecr-lifecycle-policy.json", lambda d: (d["rules"][0].update(rulePriority=2),
+                                             d["rules"][1].update(rulePriority=1)),
+     "tagStatus any must have the highest rulePriority"),
+    ("ecr-lifecycle-policy.json", lambda d: d["rules"][0]["selection"].update(tagStatus="tagged"),
+     "needs a tagPrefixList"),
+    ("ecr-lifecycle-policy.json", lambda d: d["rules"][0]["selection"].pop("countUnit"),
+     "needs countUnit days"),
+    ("log-retention.json", lambda d: d.update(retentionInDays=45), "not one CloudWatch accepts"),
+    ("iam/execution-role-policy.json", lambda d: d["Statement"][3].update(
+        Resource="arn:aws:ssm:us-east-1:123456789012:parameter/*"), "more than the task uses"),
+    ("iam/execution-role-policy.json", lambda d: d["Statement"][3].update(
+        Resource="arn:aws:ssm:*:*:parameter/prod/database-url"), "more than the task uses"),
+    ("iam/execution-role-policy.json", lambda d: d["Statement"][3].update(Action="ssm:Get*"),
+     "wildcard action ssm:Get*"),
+    ("iam/execution-role-policy.json", lambda d: d["Statement"][1].update(
+        Resource="arn:aws:ecr:us-east-1:123456789012:repository/*"), "more than the task uses"),
+    ("iam/execution-role-policy.json", lambda d: d["Statement"][2].update(
+        Resource="arn:aws:logs:us-east-1:123456789012:log-group:*"), "more than the task uses"),
+    ("iam/execution-role-policy.json", lambda d: d["Statement"][4].update(
+        Resource="arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/*"),
+     "more than the task uses"),
+    ("iam/execution-role-policy.json", lambda d: d["Statement"][4].update(
+        Resource="arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/api-key"),
+     "which IAM never matches"),
+    ("iam/execution-role-policy.json", lambda d: d["Statement"][3].update(
+        Action=["ssm:GetParameters", "s3:GetObject"]), "s3:GetObject is not needed"),
+    ("iam/ecs-tasks-trust-policy.json", lambda d: d["Statement"][0].pop("Condition"),
+     "no aws:SourceAccount condition"),
+    ("iam/ecs-tasks-trust-policy.json", lambda d: d["Statement"][0].update(Principal={"AWS": "*"}),
+     "only {\"Service\": \"ecs-tasks.amazonaws.com\"} may assume it"),
+]
+
+# Tight policies the checker must accept: each secret reference form with the grant IAM matches.
+VALID = [
+    ("full secret ARN, granted exactly",
+     "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/api-key-AbCdEf",
+     "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/api-key-AbCdEf"),
+    ("partial ARN with a JSON key",
+     "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/api-key:token::",
+     "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/api-key-??????"),
+    ("full ARN with a JSON key and a stage",
+     "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/api-key-AbCdEf:token:AWSCURRENT:",
+     "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/api-key-AbCdEf"),
 ]
 
 
@@ -149,6 +249,39 @@ class CheckDeployTest(unittest.TestCase):
             ("ReadonlyRootFilesystem: true", "ReadonlyRootFilesystem: false", "readonlyRootFilesystem"),
             ("Resource: !GetAtt Repository.Arn", 'Resource: "*"', "least-privilege"),
             ("  FargateCpuMemory:", "  Whatever:", "no Rules entry"),
+            # The Service after the listener that forwards, with a certificate too.
+            ("DependsOn: ForwardingListener", "DependsOn: HttpListener",
+             "Service does not depend on HttpsListener"),
+            # A partial secret ARN, as the tutorial writes it, granted as given.
+            ('                  - !Ref ApiKeySecretArn\n                  - !Sub "${ApiKeySecretArn}-??????"\n',
+             "                  - !Ref ApiKeySecretArn\n", "which IAM never matches"),
+            ("          Value: enabled", "          Value: disabled", "containerInsights is off"),
+            ('HttpCode: "200"', 'HttpCode: "200-499"', "counts 300 as healthy"),
+            ("HealthCheckTimeoutSeconds: 5", "HealthCheckTimeoutSeconds: 15", "must be below"),
+            ("SslPolicy: ELBSecurityPolicy-TLS13-1-2-2021-06", "SslPolicy: ELBSecurityPolicy-2016-08",
+             "allows outdated TLS"),
+            ('Type: redirect\n            RedirectConfig:\n              Protocol: HTTPS\n'
+             '              Port: "443"\n              StatusCode: HTTP_301',
+             "Type: forward\n            TargetGroupArn: !Ref TargetGroup",
+             "forwards although HTTPS is served"),
+            ("SourceSecurityGroupId: !Ref LoadBalancerSecurityGroup", "CidrIp: 0.0.0.0/0",
+             "open to 0.0.0.0/0"),
+            ('drop_invalid_header_fields.enabled\n          Value: "true"',
+             'drop_invalid_header_fields.enabled\n          Value: "false"', "drop_invalid"),
+            ("  TaskRole:\n    Type: AWS::IAM::Role\n    Properties:\n",
+             "  TaskRole:\n    Type: AWS::IAM::Role\n    Properties:\n      ManagedPolicyArns:\n"
+             "        - arn:aws:iam::aws:policy/AdministratorAccess\n",
+             "AdministratorAccess is attached to the task role"),
+            ('!Contains [["512", "1024", "2048"], !Ref Memory]', '!Contains [["512", "2048"], !Ref Memory]',
+             "refuses Cpu 256 with Memory 1024"),
+            ("Essential: true", "Essential: false", "essential: false"),
+            ("              awslogs-stream-prefix: ecs\n", "", "no awslogs-stream-prefix"),
+            ("awslogs-group: !Ref LogGroup", "awslogs-group: /ecs/other",
+             "not the log group the stack makes"),
+            ("  DesiredCount:\n    Type: Number\n    Default: 2",
+             "  DesiredCount:\n    Type: Number\n    Default: 1", "desiredCount 1"),
+            ("PlatformVersion: 1.4.0", "PlatformVersion: 1.3.0", "older than 1.4.0"),
+            ('"rulePriority":2', '"rulePriority":1', "must be distinct"),
         ]
         with open(os.path.join(DEPLOY, "cloudformation.yaml")) as f:
             text = f.read()
@@ -162,6 +295,25 @@ class CheckDeployTest(unittest.TestCase):
                 self.assertEqual(rc, 1, out)
                 self.assertIn("cloudformation.yaml", out)
                 self.assertIn(says, out)
+
+    def test_valid_secret_references_pass(self):
+        for label, value_from, grant in VALID:
+            with self.subTest(label), tempfile.TemporaryDirectory() as tmp:
+                shutil.copytree(DEPLOY, tmp, dirs_exist_ok=True)
+                td_path = os.path.join(tmp, "cli", "task-definition.json")
+                pol_path = os.path.join(tmp, "cli", "iam", "execution-role-policy.json")
+                with open(td_path) as f:
+                    td = json.load(f)
+                with open(pol_path) as f:
+                    pol = json.load(f)
+                container(td)["secrets"][1]["valueFrom"] = value_from
+                pol["Statement"][4]["Resource"] = grant
+                with open(td_path, "w") as f:
+                    json.dump(td, f)
+                with open(pol_path, "w") as f:
+                    json.dump(pol, f)
+                rc, out = check(tmp)
+                self.assertEqual((rc, out.strip()), (0, "deploy artifacts: ok"))
 
     def test_unknown_artifact_is_reported(self):
         with tempfile.TemporaryDirectory() as tmp:

@@ -96,7 +96,7 @@ class DeployTest(unittest.TestCase):
                      "--description", "tasks", "--vpc-id", vpc)["GroupId"]
         aws("ec2", "authorize-security-group-ingress", "--group-id", ecs_sg, "--protocol", "tcp",
             "--port", "3000", "--source-group", alb_sg)
-        aws("ecs", "create-cluster", "--cluster-name", "production")
+        aws("ecs", "create-cluster", "--cli-input-json", "file://" + CLI + "/cluster.json")
         aws("logs", "create-log-group", "--cli-input-json", "file://" + CLI + "/log-group.json")
         aws("logs", "put-retention-policy", "--cli-input-json",
             "file://" + CLI + "/log-retention.json")

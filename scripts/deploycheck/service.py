@@ -1,0 +1,159 @@
+"""Rules on the cluster, the service and its auto scaling: what the ECS API refuses,
+and what turns a deploy or a zone's outage into downtime."""
+
+from .common import RESOURCE_LABEL, as_int, literal
+from .task import env_of, setting
+
+# Fargate platform versions older than this lack what the task definition uses
+# (secrets from Secrets Manager by JSON key, ephemeral storage, the awslogs modes).
+PLATFORM_MIN = (1, 4, 0)
+
+
+def version(v):
+    try:
+        return tuple(int(x) for x in str(v).split("."))
+    except ValueError:
+        return None
+
+
+def check_cluster(m, report):
+    cl, where = m["cluster"], m["files"]["cluster"]
+    if cl is None:
+        report.add(where, "cluster", "no cluster definition")
+        return
+    if cl["settings"].get("containerInsights") not in ("enabled", "enhanced"):
+        report.add(where, "cluster", "containerInsights is off: without it no per-task CPU and "
+                                     "memory metrics: set containerInsights to enabled")
+
+
+def check_service(m, c, report):
+    svc, where = m["service"], m["files"]["service"]
+    if not svc:
+        return
+    net = (svc.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
+    dc = svc.get("deploymentConfiguration") or {}
+    cb = dc.get("deploymentCircuitBreaker") or {}
+    strategy = svc.get("capacityProviderStrategy") or []
+    if strategy and svc.get("launchType"):
+        report.add(where, "service", "launchType and capacityProviderStrategy together are refused "
+                                     "by ECS: keep capacityProviderStrategy, drop launchType")
+    elif not strategy and svc.get("launchType") != "FARGATE":
+        report.add(where, "service", "launchType must be FARGATE")
+    providers = [s.get("capacityProvider") for s in strategy]
+    for p in providers:
+        if p not in ("FARGATE", "FARGATE_SPOT"):
+            report.add(where, "capacity", f"capacity provider {p!r}: write FARGATE or FARGATE_SPOT")
+    if "FARGATE_SPOT" in providers:
+        base = sum(as_int(s.get("base")) or 0 for s in strategy if s.get("capacityProvider") == "FARGATE")
+        if base < 1:
+            report.add(where, "capacity", "FARGATE_SPOT without an on-demand base: one Spot "
+                                          "reclaim can stop every task: give FARGATE a base of 1 "
+                                          "or more")
+        spot_base = sum(as_int(s.get("base")) or 0 for s in strategy
+                        if s.get("capacityProvider") == "FARGATE_SPOT")
+        if spot_base:
+            report.add(where, "capacity", "a base on FARGATE_SPOT: put the base on FARGATE")
+        cl = m.get("cluster") or {}
+        if cl.get("capacityProviders") is not None and \
+                not set(providers) <= set(cl["capacityProviders"] or []):
+            report.add(m["files"]["cluster"], "capacity",
+                       f"the cluster does not offer {', '.join(providers)}: associate them")
+    if net.get("assignPublicIp") != "DISABLED":
+        report.add(where, "service", "tasks must get no public IP (assignPublicIp DISABLED)")
+    if cb.get("enable") is not True or cb.get("rollback") is not True:
+        report.add(where, "service", "the deployment circuit breaker must be on, with rollback")
+    if (as_int(dc.get("minimumHealthyPercent")) or 0) < 100 or \
+            (as_int(dc.get("maximumPercent")) or 0) < 200:
+        report.add(where, "service", "zero-downtime rolling deploys need minimumHealthyPercent "
+                                     ">= 100 and maximumPercent >= 200")
+    pv = literal(svc.get("platformVersion"))
+    if pv in (None, "LATEST"):
+        report.add(where, "service", "pin platformVersion (not LATEST)")
+    elif version(pv) is None or version(pv) < PLATFORM_MIN:
+        report.add(where, "service", f"platformVersion {pv} is older than 1.4.0: write 1.4.0")
+    desired = as_int(svc.get("desiredCount"))
+    if desired is not None and desired < 2:
+        report.add(where, "service", f"desiredCount {desired}: one zone's outage takes the "
+                                     "service down: run 2 or more")
+    st = m["scalable_target"] or {}
+    lo, hi = as_int(st.get("MinCapacity")), as_int(st.get("MaxCapacity"))
+    if desired is not None and lo is not None and hi is not None and not lo <= desired <= hi:
+        report.add(where, "scaling", f"desiredCount {desired} is outside MinCapacity {lo} .. "
+                                     f"MaxCapacity {hi}: auto scaling would move it at once")
+    check_grace(m, c, svc, where, report)
+    for lb in svc.get("loadBalancers") or []:
+        ports = [p.get("containerPort") for p in (c or {}).get("portMappings", [])]
+        if lb.get("containerName") != "node-api" or lb.get("containerPort") not in ports:
+            report.add(where, "service", "the load balancer must target node-api's port mapping")
+
+
+def check_grace(m, c, svc, where, report):
+    """The grace period must cover the time a healthy task takes to pass the ALB's checks,
+    or a new task is killed while it warms up."""
+    grace = as_int(svc.get("healthCheckGracePeriodSeconds"))
+    start = as_int(((c or {}).get("healthCheck") or {}).get("startPeriod", 0)) or 0
+    tg = m["target_group"] or {}
+    interval = as_int(tg.get("HealthCheckIntervalSeconds")) or 30
+    healthy = as_int(tg.get("HealthyThresholdCount")) or 5
+    to_healthy = interval * healthy
+    if grace is None or grace < start:
+        report.add(where, "service", "healthCheckGracePeriodSeconds must cover the container's "
+                                     "startPeriod")
+    elif grace < to_healthy:
+        report.add(where, "service", f"healthCheckGracePeriodSeconds {grace} is shorter than the "
+                                     f"target group's time to healthy ({healthy} x {interval} s "
+                                     f"= {to_healthy} s): write {to_healthy} or more")
+
+
+def check_scaling(m, c, report):
+    for file, name, cfg in m["scaling_policies"]:
+        where = file
+        cfg = cfg or {}
+        out, inn = as_int(cfg.get("ScaleOutCooldown")), as_int(cfg.get("ScaleInCooldown"))
+        if out is None or inn is None or out >= inn:
+            report.add(where, "cooldowns", f"{name}: ScaleOutCooldown must be shorter than "
+                                           "ScaleInCooldown (scale out fast, in slowly)")
+        spec = cfg.get("PredefinedMetricSpecification") or {}
+        if spec.get("PredefinedMetricType") == "ALBRequestCountPerTarget":
+            label = spec.get("ResourceLabel")
+            if label is None or (literal(label) is not None and not RESOURCE_LABEL.match(label)):
+                report.add(where, "resource-label",
+                           f"{name}: ResourceLabel {label!r} is not "
+                           "app/<alb>/<id>/targetgroup/<tg>/<id>")
+    where = m["files"]["scalable_target"]
+    metrics = {(cfg or {}).get("PredefinedMetricSpecification", {}).get("PredefinedMetricType")
+               for _, _, cfg in m["scaling_policies"]}
+    for want in ("ALBRequestCountPerTarget", "ECSServiceAverageCPUUtilization"):
+        if want not in metrics:
+            report.add(where, "scaling", f"no target tracking policy on {want}")
+    st = m["scalable_target"] or {}
+    lo, hi = as_int(st.get("MinCapacity")), as_int(st.get("MaxCapacity"))
+    if lo is not None and lo < 2:
+        report.add(where, "scaling", "MinCapacity below 2: one task is one zone's outage away from none")
+    if lo is not None and hi is not None and hi < lo:
+        report.add(where, "scaling", "MaxCapacity below MinCapacity")
+
+
+def check_timeouts(m, c, report):
+    """The drain, the ALB and the deregistration delay against the longest request."""
+    env = env_of(c) if c else {}
+    longest_s = (setting(env, "DB_ACQUIRE_TIMEOUT_MS") + setting(env, "DB_STATEMENT_TIMEOUT_MS")
+                 + 1000 + 999) // 1000
+    idle = as_int(m["lb"]["attributes"].get("idle_timeout.timeout_seconds")) or 60
+    keepalive = setting(env, "KEEPALIVE_TIMEOUT_S")
+    if keepalive <= idle:
+        report.add(m["files"]["taskdef"], "keep-alive",
+                   f"KEEPALIVE_TIMEOUT_S {keepalive} must be above the ALB idle timeout {idle}, "
+                   "or the ALB sees 502s")
+    where = m["files"]["tg_attributes"]
+    dereg = as_int(m["tg_attributes"].get("deregistration_delay.timeout_seconds"))
+    if dereg is None:
+        report.add(where, "deregistration-delay", "unset: the 300 s default slows every deploy")
+    elif dereg > 3600:
+        report.add(where, "deregistration-delay", f"{dereg} s is over the API's 3600 s maximum")
+    elif dereg < longest_s:
+        report.add(where, "deregistration-delay",
+                   f"{dereg} s is shorter than the longest request ({longest_s} s): requests "
+                   "still running when ECS sends SIGTERM would be cut")
+    elif dereg > 300:
+        report.add(where, "deregistration-delay", f"{dereg} s makes deploys needlessly slow")
