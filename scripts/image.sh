@@ -1,8 +1,9 @@
 #!/bin/sh
-# Builds the node-api image: scripts/image.sh [TAG]
+# Builds the node-api image: scripts/image.sh [TAG [PLATFORM]]
 #
 # The tag defaults to node-api:<version>-<git sha>, immutable by
-# construction. CONTAINER_ENGINE picks podman (the default) or docker; with
+# construction; PLATFORM (linux/amd64, the default, or linux/arm64) is the
+# image's, which the build stage compiles for. CONTAINER_ENGINE picks podman (the default) or docker; with
 # podman the base images are made locally first when missing (see
 # base-image.sh). PODMAN_RUNTIME (e.g. runc) is passed on to podman.
 set -eu
@@ -11,6 +12,7 @@ cd "$(dirname "$0")/.."
 engine=${CONTAINER_ENGINE:-podman}
 sha=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 tag=${1:-node-api:$(make -s print-version)-$sha}
+platform=${2:-linux/amd64}
 
 if [ "$engine" = podman ]; then
     scripts/base-image.sh
@@ -22,6 +24,6 @@ else
 fi
 # Host networking: the build stage's apt reaches the mirror the host reaches.
 # shellcheck disable=SC2086
-"$engine" "$@" build $fmt --network host --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 \
+"$engine" "$@" build $fmt --platform "$platform" --network host --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 \
     --build-arg GIT_SHA="$sha" -t "$tag" .
 echo "$tag"

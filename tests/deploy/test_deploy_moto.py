@@ -207,13 +207,17 @@ class DeployTest(unittest.TestCase):
         self.assertIn("already in node-api", out)
 
     def shim(self, describe_services):
-        """An `aws` ahead on PATH that answers describe-services itself and passes all else on."""
+        """An `aws` ahead on PATH that answers describe-services itself, after the first (the
+        check that the service exists), and passes all else on."""
         d = tempfile.mkdtemp(dir=self.tmp)
         real = shutil.which("aws")
         with open(os.path.join(d, "aws"), "w") as f:
             f.write("#!/bin/sh\n"
-                    'case " $* " in *" describe-services "*) cat "$(dirname "$0")/answer.json";'
-                    " exit 0;; esac\n"
+                    'here=$(dirname "$0")\n'
+                    'case " $* " in *" describe-services "*)\n'
+                    '    if [ -e "$here/seen" ]; then cat "$here/answer.json"; exit 0; fi\n'
+                    '    touch "$here/seen";;\n'
+                    "esac\n"
                     f'exec "{real}" "$@"\n')
         os.chmod(os.path.join(d, "aws"), 0o755)
         with open(os.path.join(d, "answer.json"), "w") as f:
@@ -243,6 +247,102 @@ class DeployTest(unittest.TestCase):
         rc, out = self.deploy(IMAGE_TAG="1.0.0-slow", DEPLOY_TIMEOUT_S="2", **shim)
         self.assertEqual(rc, 1, out)
         self.assertIn("not stable after 2 s", out)
+        # The service is left on the new revision unless told otherwise.
+        self.assertTrue(self.service()["taskDefinition"].endswith(f"node-api-task:{n}"))
+
+    def test_6b_rollback_on_timeout(self):
+        before = self.service()["taskDefinition"]
+        n = len(self.revisions()) + 1
+        answer = {"taskDefinition": f"arn:aws:ecs:us-east-1:123456789012:task-definition/"
+                                    f"node-api-task:{n}",
+                  "desiredCount": 2, "runningCount": 1,
+                  "deployments": [{"status": "PRIMARY", "rolloutState": "IN_PROGRESS"}]}
+        rc, out = self.deploy(IMAGE_TAG="1.0.0-slow2", DEPLOY_TIMEOUT_S="2",
+                              ROLLBACK_ON_TIMEOUT="1", **self.shim(answer))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("not stable after 2 s", out)
+        self.assertIn(f"rolled back to {before}", out)
+        self.assertEqual(self.service()["taskDefinition"], before)
+
+    def test_5b_rollback_reason_is_the_failed_deployments(self):
+        # What ECS shows after a circuit-breaker rollback: a new PRIMARY on the old revision,
+        # and the failed deployment, with the reason, still listed.
+        n = len(self.revisions()) + 1
+        answer = {"taskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/node-api-task:1",
+                  "desiredCount": 2, "runningCount": 2,
+                  "deployments": [
+                      {"status": "PRIMARY", "rolloutState": "IN_PROGRESS",
+                       "taskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/"
+                                         "node-api-task:1",
+                       "rolloutStateReason": "ECS deployment ecs-svc/1 in progress."},
+                      {"status": "ACTIVE", "rolloutState": "FAILED",
+                       "taskDefinition": f"arn:aws:ecs:us-east-1:123456789012:task-definition/"
+                                         f"node-api-task:{n}",
+                       "rolloutStateReason": "ECS deployment circuit breaker: tasks failed to "
+                                             "start."}]}
+        rc, out = self.deploy(IMAGE_TAG="1.0.0-broken2", **self.shim(answer))
+        self.assertEqual(rc, 1, out)
+        self.assertIn("circuit breaker rolled back", out)
+        self.assertIn("tasks failed to start", out)
+
+    def assert_refused_before_any_change(self, says, rc_want=2, **env):
+        before = self.revisions()
+        images = self.aws("ecr", "list-images", "--repository-name", "node-api")["imageIds"]
+        rc, out = self.deploy(**env)
+        self.assertEqual(rc, rc_want, out)
+        self.assertIn(says, out)
+        self.assertNotIn("Traceback", out)
+        self.assertEqual(self.revisions(), before)
+        self.assertEqual(self.aws("ecr", "list-images", "--repository-name", "node-api")["imageIds"],
+                         images)
+        return out
+
+    def test_7_wrong_cluster_or_service(self):
+        self.assert_refused_before_any_change("cluster staging not found",
+                                              IMAGE_TAG="1.0.0-x1", CLUSTER="staging")
+        self.assert_refused_before_any_change("service node-api-svc not found in cluster production",
+                                              IMAGE_TAG="1.0.0-x2", SERVICE="node-api-svc")
+
+    def test_8_unknown_task_family(self):
+        out = self.assert_refused_before_any_change("task definition family node-api-tsak",
+                                                    IMAGE_TAG="1.0.0-x3",
+                                                    TASK_FAMILY="node-api-tsak")
+        self.assertEqual(self.aws("ecs", "list-task-definitions", "--family-prefix",
+                                  "node-api-tsak")["taskDefinitionArns"], [], out)
+
+    def test_9_inputs_validated_first(self):
+        for var, value in (("DEPLOY_TIMEOUT_S", "15m"), ("POLL_S", "0"), ("POLL_S", "ten"),
+                           ("ROLLBACK_ON_TIMEOUT", "yes"), ("CONTAINER_ENGINE", "lxc"),
+                           ("IMAGE_TAG", "has space"), ("PLATFORMS", "linux/sparc")):
+            with self.subTest(var=var, value=value):
+                env = {"IMAGE_TAG": "1.0.0-x4", var: value}
+                self.assert_refused_before_any_change(f"{var} ", **env)
+
+    def test_10_describe_images_errors_are_not_absence(self):
+        self.assert_refused_before_any_change("RepositoryNotFoundException", rc_want=1,
+                                              IMAGE_TAG="1.0.0-x5", ECR_REPOSITORY="node-apii")
+
+    def test_11_untracked_files_refuse_the_commit_tag(self):
+        # A clean clone of this tree, then one untracked source file: the Makefile builds
+        # every src/*.c and the image copies src/, so the tag would lie.
+        repo = os.path.join(self.tmp, "repo")
+        files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
+                               capture_output=True, check=True).stdout.decode().split("\0")
+        for name in filter(None, files):
+            if os.path.isfile(os.path.join(ROOT, name)):
+                os.makedirs(os.path.dirname(os.path.join(repo, name)) or repo, exist_ok=True)
+                shutil.copy2(os.path.join(ROOT, name), os.path.join(repo, name))
+        git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+        for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "clean"]):
+            subprocess.run(git + args, cwd=repo, check=True)
+        with open(os.path.join(repo, "src", "extra.c"), "w") as f:
+            f.write("int extra;\n")
+        before = self.revisions()
+        p = subprocess.run([os.path.join(repo, "scripts", "deploy.sh")], env=self.env,
+                           capture_output=True, text=True, timeout=600)
+        self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
+        self.assertIn("src/extra.c", p.stderr)
+        self.assertEqual(self.revisions(), before)
 
 
 if __name__ == "__main__":
