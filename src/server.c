@@ -313,7 +313,8 @@ static struct MHD_OptionItem *daemon_options(struct na_server *s, struct MHD_Opt
      * flight. It allocates nothing by the limit.
      */
     OPT(MHD_OPTION_CONNECTION_LIMIT,
-        (cfg->budget.max_connections + 2 * EVICT_MAX) * (cfg->threads > 1 ? cfg->threads : 1), NULL);
+        (cfg->budget.max_connections + 2 * EVICT_MAX) * (cfg->threads > 1 ? cfg->threads : 1),
+        NULL);
     OPT(MHD_OPTION_CONNECTION_TIMEOUT, cfg->keepalive_timeout_s, NULL);
     OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, NA_CONN_POOL_BYTES, NULL);
     OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)na_conn_on_completed, s);
