@@ -22,6 +22,7 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "na/clock.h"
@@ -60,6 +61,7 @@ struct na_listener {
     bool at_ceiling;       /* refusals full, no room: not accepting (the thread's) */
     bool shut;             /* the socket is shut down: the drain (the thread's) */
     atomic_bool stop, closing;
+    atomic_bool closed; /* the thread has shut the socket: na_listener_close() waits for it */
     struct queue waiting, lingering; /* the thread's */
     unsigned nrefused;
     atomic_ullong accepted, refused_n, dropped;
@@ -168,6 +170,7 @@ struct na_listener *na_listener_open(const struct na_listener_options *o, char *
     l->o = *o;
     l->ep = l->wake = -1;
     atomic_init(&l->stop, false);
+    atomic_init(&l->closed, false);
     atomic_init(&l->closing, false);
     atomic_init(&l->accepted, 0);
     atomic_init(&l->refused_n, 0);
@@ -385,11 +388,14 @@ static void *listener_main(void *arg)
                 refused_io(l, evs[i].data.ptr);
             }
         }
-        if (atomic_load(&l->closing) && l->fd >= 0 && !l->shut) {
-            set_listening(l, false);
-            /* Connects are refused at once from now on, not left hanging in the backlog. */
-            shutdown(l->fd, SHUT_RDWR);
+        if (atomic_load(&l->closing) && !l->shut) {
+            if (l->fd >= 0) {
+                set_listening(l, false);
+                /* Connects are refused at once from now on, not left hanging in the backlog. */
+                shutdown(l->fd, SHUT_RDWR);
+            }
             l->shut = true;
+            atomic_store(&l->closed, true);
             l->paused_until = 0;
             l->at_ceiling = false;
         }
@@ -445,10 +451,16 @@ void na_listener_close(struct na_listener *l)
 {
     if (!l || atomic_exchange(&l->closing, true))
         return;
-    if (l->started)
-        wake(l);
-    else
+    if (!l->started) {
         shutdown(l->fd, SHUT_RDWR);
+        return;
+    }
+    wake(l);
+    /* Returns once connects are refused, so that whatever the caller does next (log the
+     * drain, answer a health check) happens after: bounded, as the thread only has to
+     * finish one round of its loop. */
+    for (int i = 0; i < 1000 && !atomic_load(&l->closed); i++)
+        nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
 }
 
 void na_listener_stats(struct na_listener *l, struct na_listener_stats *out)

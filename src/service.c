@@ -140,6 +140,8 @@ static int drain(struct na_server *srv, struct na_app *app, const struct na_memo
     double elapsed_ms = 0;
     char msg[96];
 
+    /* Connects are refused before the drain is logged: a reader of the log sees them refused. */
+    na_server_drain(srv);
     snprintf(msg, sizeof(msg), "%s received, shutting down gracefully",
              sig == SIGTERM  ? "SIGTERM"
              : sig == SIGINT ? "SIGINT"
@@ -147,7 +149,6 @@ static int drain(struct na_server *srv, struct na_app *app, const struct na_memo
     na_logf(NA_LOG_INFO, msg, NA_LF_INT("connections", na_server_connections(srv)),
             NA_LF_INT("in_flight", na_server_in_flight(srv)),
             NA_LF_INT("shutdown_timeout_s", cfg->shutdown_timeout_s));
-    na_server_drain(srv);
 
     for (;;) {
         int again;

@@ -76,8 +76,9 @@ int na_listener_start(struct na_listener *l, const struct na_listener_ops *ops);
 
 /*
  * Stops accepting: the socket is shut down, so new connects are refused at
- * once rather than left in the backlog. The thread goes on ticking.
- * Idempotent; any thread.
+ * once rather than left in the backlog. Returns once they are (the thread
+ * acknowledges within one round of its loop; the wait is bounded at 1 s).
+ * The thread goes on ticking. Idempotent; any thread but the listener's.
  */
 void na_listener_close(struct na_listener *l);
 
