@@ -12,6 +12,8 @@ template has no placeholder account.
 
 import json
 
+from .template import physical
+
 PARTS = ("cluster", "taskdef", "service", "target_group", "tg_attributes", "lb", "listeners",
          "security_groups", "scalable_target", "scaling_policies", "roles", "ecr", "lifecycle",
          "log_group")
@@ -120,7 +122,6 @@ def from_template(resolved, where):
                    "capacityProviders": cluster.get("CapacityProviders")
                    or assoc.get("CapacityProviders")}
     # Roles with their inline policies, and separate policy resources attached to them.
-    from .template import physical
     roles = []
     for name, p in of("AWS::IAM::Role"):
         rname, attrs = physical(name, res[name])

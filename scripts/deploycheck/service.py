@@ -1,7 +1,7 @@
 """Rules on the cluster, the service and its auto scaling: what the ECS API refuses,
 and what turns a deploy or a zone's outage into downtime."""
 
-from .common import RESOURCE_LABEL, as_int, literal
+from .common import ALB_DEFAULT_IDLE_S, RESOURCE_LABEL, as_int, literal
 from .task import env_of, setting
 
 # Fargate platform versions older than this lack what the task definition uses
@@ -139,7 +139,7 @@ def check_timeouts(m, c, report):
     env = env_of(c) if c else {}
     longest_s = (setting(env, "DB_ACQUIRE_TIMEOUT_MS") + setting(env, "DB_STATEMENT_TIMEOUT_MS")
                  + 1000 + 999) // 1000
-    idle = as_int(m["lb"]["attributes"].get("idle_timeout.timeout_seconds")) or 60
+    idle = as_int(m["lb"]["attributes"].get("idle_timeout.timeout_seconds")) or ALB_DEFAULT_IDLE_S
     keepalive = setting(env, "KEEPALIVE_TIMEOUT_S")
     if keepalive <= idle:
         report.add(m["files"]["taskdef"], "keep-alive",
