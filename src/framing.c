@@ -34,6 +34,11 @@ unsigned na_framing_check(const struct na_framing *f, uint64_t *length, bool *ha
         snprintf(msg, msglen, "Idempotency-Key given %zu times: one at most", f->idempotency_keys);
         return 400;
     }
+    if (f->transfer_encodings > 1) {
+        snprintf(msg, msglen, "Transfer-Encoding given %zu times: one at most",
+                 f->transfer_encodings);
+        return 400;
+    }
     if (f->transfer_encoding && f->nlengths) {
         snprintf(msg, msglen, "ambiguous request: Transfer-Encoding together with Content-Length");
         return 400;

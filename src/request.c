@@ -321,6 +321,8 @@ static enum MHD_Result collect_fields(void *cls, enum MHD_ValueKind kind, const 
     h->f.fields++;
     if (!strcasecmp(key, "Idempotency-Key"))
         h->f.idempotency_keys++;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING))
+        h->f.transfer_encodings++;
     if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH))
         return MHD_YES;
     if (h->f.nlengths == 8)
@@ -404,9 +406,13 @@ static enum MHD_Result request_begin(struct conn *c, const char *url, const char
             return respond(c);
         return drop_then_answer(c);
     }
-    /* Memory near the limit: shed everything but the load balancer's check. */
+    /*
+     * Memory near the limit: shed everything but the health checks, the
+     * load balancer's and the deep one that says why (both answers are a
+     * few hundred bytes).
+     */
     if (atomic_load_explicit(&s->app->shedding, memory_order_relaxed) &&
-        req->match.route != NA_ROUTE_HEALTH)
+        req->match.route != NA_ROUTE_HEALTH && req->match.route != NA_ROUTE_HEALTH_DETAILED)
         return respond_error(c, 503, "memory near its limit, retry later", 1);
     if (na_handle_precheck(req))
         return drop_then_answer(c);

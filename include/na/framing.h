@@ -9,8 +9,9 @@
  * another request. A transfer coding other than chunked cannot be read at
  * all (libmicrohttpd would wait for the connection to close): 501, as RFC
  * 9112 6.1 asks. A head over Node's 16 KiB maxHeaderSize, or with more than
- * NA_HEADERS_MAX fields, is refused with 431, as Node does. And an
- * Idempotency-Key given twice is refused with 400: which one would it be?
+ * NA_HEADERS_MAX fields, is refused with 431, as Node does. A
+ * Transfer-Encoding or an Idempotency-Key given twice is refused with 400:
+ * which one would it be? (A proxy in front may go by the other one.)
  *
  * Pure functions over header values, for the server and its unit tests.
  */
@@ -33,7 +34,8 @@
 struct na_framing {
     size_t head_bytes;             /* the request head, as received */
     size_t fields;                 /* header fields in it */
-    const char *transfer_encoding; /* NULL when absent */
+    const char *transfer_encoding; /* the first one; NULL when absent */
+    size_t transfer_encodings;     /* Transfer-Encoding fields: one at most */
     const char *const *lengths;    /* every Content-Length value, in order */
     size_t nlengths;
     size_t idempotency_keys; /* Idempotency-Key fields: one at most */

@@ -17,8 +17,16 @@ class MemoryTest(unittest.TestCase):
             self.assertEqual(r.json()["error"]["status"], 503)
             # The load balancer's check stays shallow and up.
             self.assertEqual(srv.get("/health").status, 200)
-            # Monitoring sees why (shed at its first call, hence the 503 error shape).
-            self.assertEqual(srv.get("/health/detailed").status, 503)
+            # Monitoring sees why: the deep check is never shed, it reports the memory check
+            # failing with the figures behind it (503, as the task is unhealthy).
+            r = srv.get("/health/detailed")
+            self.assertEqual(r.status, 503)
+            body = r.json()
+            self.assertEqual(body["status"], "unhealthy")
+            self.assertEqual(body["checks"]["memory"]["status"], "fail")
+            self.assertGreater(body["checks"]["memory"]["rss_bytes"],
+                               body["checks"]["memory"]["shed_threshold_bytes"])
+            self.assertEqual(body["checks"]["store"]["status"], "pass")
 
     def test_shedding_that_lasts_fails_health(self):
         """Shedding that goes on (memory that will not come down) turns /health to 503 after

@@ -213,6 +213,19 @@ class PathsAndCodingsTest(unittest.TestCase):
                 self.assertEqual(status_of(raw), 501, raw[:300])
                 self.assertIn(b'"status":501', raw)
 
+    def test_transfer_encoding_twice_is_400(self):
+        """A second Transfer-Encoding field is a smuggling shape (a proxy in front may go by the
+        other one): refused with 400 whatever the two say, never read by the first alone."""
+        for first, second in ((b"chunked", b"gzip"), (b"gzip", b"chunked"), (b"chunked", b"chunked")):
+            with self.subTest(first=first, second=second):
+                raw = exchange(self.srv.port,
+                               b"POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+                               b"\r\nX-API-Key: " + KEY.encode() + b"\r\nTransfer-Encoding: " + first +
+                               b"\r\nTransfer-Encoding: " + second +
+                               b"\r\n\r\n11\r\n{\"name\":\"smuggl\"}\r\n0\r\n\r\n")
+                self.assertEqual(status_of(raw), 400, raw[:300])
+                self.assertIn(b"Transfer-Encoding given 2 times", raw)
+
     def test_statuses_without_a_body(self):
         for code in (204, 205, 304):
             with self.subTest(code=code):

@@ -54,6 +54,15 @@ static void test_refusals(void **state)
         len = 7;
         has = true;
     }
+    {
+        struct na_framing f = {
+            .head_bytes = 100, .transfer_encoding = "chunked", .transfer_encodings = 2};
+
+        assert_int_equal(na_framing_check(&f, &len, &has, msg, sizeof(msg)), 400);
+        assert_non_null(strstr(msg, "Transfer-Encoding given 2 times"));
+        len = 7;
+        has = true;
+    }
     /* Refusals leave the outputs alone. */
     assert_int_equal(len, 7);
     assert_true(has);
