@@ -39,9 +39,16 @@ struct na_server {
     atomic_uint_fast64_t drained; /* requests finished since the drain began */
     atomic_uint evicting;         /* connections closed to make room, not yet gone */
 
-    /* Every open connection, oldest first. */
+    /*
+     * Every open connection, oldest first; and those that may still be
+     * closed to make room (never served, not cut), oldest first, from
+     * which make_room() unlinks the rest as it meets them: each leaves it
+     * once, so finding one costs the same however many are being served.
+     * Both under the lock.
+     */
     pthread_mutex_t lock;
     struct conn *head, *tail;
+    struct conn *cand_head, *cand_tail;
 
     /* The listener thread's counts, logged as they change. */
     unsigned long long cut_headers, cut_requests, evicted, logged_cuts;
@@ -63,7 +70,10 @@ enum conn_state {
 
 /* Per-connection context: allocated at accept, reused by each request. */
 struct conn {
-    struct conn *prev, *next; /* the server's list, under its lock */
+    struct conn *prev, *next;           /* the server's list, under its lock */
+    struct conn *cand_prev, *cand_next; /* the candidates to make room, under the lock */
+    bool in_cand;                       /* in that list (under the lock) */
+    bool evicted;                       /* closed to make room: counted in `evicting` */
     struct na_server *srv;
     struct MHD_Connection *mhd;
     int fd; /* libmicrohttpd's socket; -1 if unknown */

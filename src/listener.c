@@ -3,13 +3,15 @@
  * include/na/listener.h).
  *
  * One epoll set holds the listening socket, an eventfd that wakes the
- * thread, and the refused connections. Refused connections wait for their
- * request line in one list and linger after their answer in another; each
- * list's deadlines are a fixed time after entry, so each is in deadline
- * order and expires from its head.
+ * thread, and the connections over the limit (edge-triggered, as a head is
+ * peeked at, not read, until it is whole). They wait for their head in one
+ * list and linger after their answer in another; each list's deadlines are
+ * a fixed time after entry, so each is in deadline order and expires from
+ * its head, and ending the oldest when the lists are full is taking a head.
  */
 #include "na/listener.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -35,13 +37,25 @@
 #define ACCEPT_BURST 64
 #define PAUSE_MS     100u /* out of descriptors: accept again after this */
 
+/*
+ * A connection that arrived over the limit: first WAITING, its request
+ * head peeked at (left in the socket, so that libmicrohttpd can still read
+ * it if the connection is admitted), then, refused, ANSWERED and lingering.
+ */
+enum refused_state {
+    REFUSED_WAITING,  /* head peeked until whole: admitted if room can be made, else answered */
+    REFUSED_ANSWERED, /* answered and half-closed: reading and dropping what still comes */
+};
+
 struct refused {
     int fd;
-    bool answered;
+    enum refused_state state;
     uint64_t deadline_ns;
     size_t got, dropped;
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
     char head[1024];
-    struct refused *next;
+    struct refused *prev, *next;
 };
 
 /* A queue in deadline order. */
@@ -58,7 +72,6 @@ struct na_listener {
     bool started;
     bool listening;        /* the socket is in the epoll set (the thread's) */
     uint64_t paused_until; /* out of descriptors until then (the thread's) */
-    bool at_ceiling;       /* refusals full, no room: not accepting (the thread's) */
     bool shut;             /* the socket is shut down: the drain (the thread's) */
     atomic_bool stop, closing;
     atomic_bool closed; /* the thread has shut the socket: na_listener_close() waits for it */
@@ -73,6 +86,7 @@ static char tag_listen, tag_wake;
 static void push(struct queue *q, struct refused *r)
 {
     r->next = NULL;
+    r->prev = q->tail;
     if (q->tail)
         q->tail->next = r;
     else
@@ -83,15 +97,15 @@ static void push(struct queue *q, struct refused *r)
 /* Removes `r`, which is in `q`. */
 static void unlink_from(struct queue *q, struct refused *r)
 {
-    struct refused **pp = &q->head, *prev = NULL;
-
-    while (*pp != r) {
-        prev = *pp;
-        pp = &(*pp)->next;
-    }
-    *pp = r->next;
-    if (q->tail == r)
-        q->tail = prev;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        q->head = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    else
+        q->tail = r->prev;
+    r->prev = r->next = NULL;
 }
 
 /* ---- opening ------------------------------------------------------------ */
@@ -221,56 +235,92 @@ static bool all_read(const struct refused *r)
 }
 
 /*
- * Sends the owner's answer and half-closes. A connection whose request is
- * all read closes at once; one that may still send (a body, a head not yet
- * whole) lingers to read and drop what comes, so that the close is not a
- * reset that would lose the answer.
+ * Sends the owner's answer and half-closes. The bytes peeked at are read
+ * first, so that what lingers is only what came after. A connection whose
+ * request is all read closes at once (so does one answered early to make
+ * room among the refusals: `now`); one that may still send (a body, a
+ * head not yet whole) lingers to read and drop what comes, so that the
+ * close is not a reset that would lose the answer.
  */
-static void refused_answer(struct na_listener *l, struct refused *r)
+static void refused_answer(struct na_listener *l, struct refused *r, bool now)
 {
     char out[2048];
     size_t n = l->ops.refusal(l->ops.cls, r->head, r->got, out, sizeof(out));
 
+    assert(r->state == REFUSED_WAITING);
+    if (r->got)
+        (void)!recv(r->fd, r->head, r->got, MSG_DONTWAIT);
     /* A fresh socket's buffer takes these few hundred bytes at once. */
     if (n)
         (void)!send(r->fd, out, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     shutdown(r->fd, SHUT_WR);
-    r->answered = true;
+    r->state = REFUSED_ANSWERED;
     atomic_fetch_add_explicit(&l->refused_n, 1, memory_order_relaxed);
     unlink_from(&l->waiting, r);
     r->deadline_ns = na_clock_after_ms(LINGER_MS);
     push(&l->lingering, r);
-    if (all_read(r))
+    if (now || all_read(r))
         refused_close(l, &l->lingering, r);
 }
 
+/* The head peeked is whole, or as much as is looked at: there is no more to wait for. */
+static bool head_in(const struct refused *r)
+{
+    return r->got == sizeof(r->head) || memmem(r->head, r->got, "\r\n\r\n", 4);
+}
+
+/*
+ * Its head is in: a connection that has shown it is not silent may take
+ * the place of one that is (or a place that came free); anything else is
+ * answered. A silent one waits for its deadline, and cannot take places.
+ */
+static void refused_decide(struct na_listener *l, struct refused *r)
+{
+    if (!l->ops.room(l->ops.cls) && !l->ops.make_room(l->ops.cls)) {
+        refused_answer(l, r, false);
+        return;
+    }
+    unlink_from(&l->waiting, r);
+    epoll_ctl(l->ep, EPOLL_CTL_DEL, r->fd, NULL);
+    l->nrefused--;
+    l->ops.admit(l->ops.cls, r->fd, (struct sockaddr *)&r->addr, r->addrlen);
+    free(r);
+}
+
+/* Edge-triggered: each call reads (or peeks at) all there is. */
 static void refused_io(struct na_listener *l, struct refused *r)
 {
     char drop[4096];
     ssize_t n;
 
-    if (!r->answered) {
-        n = recv(r->fd, r->head + r->got, sizeof(r->head) - r->got, 0);
+    if (r->state == REFUSED_WAITING) {
+        n = recv(r->fd, r->head, sizeof(r->head), MSG_PEEK);
         if (n > 0) {
-            r->got += (size_t)n;
-            if (memmem(r->head, r->got, "\r\n\r\n", 4) || r->got == sizeof(r->head))
-                refused_answer(l, r);
+            r->got = (size_t)n;
+            if (head_in(r))
+                refused_decide(l, r);
         } else if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
             refused_close(l, &l->waiting, r); /* gone before its answer */
         }
         return;
     }
-    n = recv(r->fd, drop, sizeof(drop), 0);
-    if (n > 0)
-        r->dropped += (size_t)n;
-    if (n == 0 || r->dropped > LINGER_MAX || (n < 0 && errno != EAGAIN && errno != EINTR))
-        refused_close(l, &l->lingering, r);
+    for (;;) {
+        n = recv(r->fd, drop, sizeof(drop), 0);
+        if (n > 0)
+            r->dropped += (size_t)n;
+        if (n == 0 || r->dropped > LINGER_MAX || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            refused_close(l, &l->lingering, r);
+            return;
+        }
+        if (n < 0 && errno == EAGAIN)
+            return;
+    }
 }
 
-static void refuse(struct na_listener *l, int fd)
+static void refuse(struct na_listener *l, int fd, const struct sockaddr_storage *ss, socklen_t sl)
 {
     struct refused *r = calloc(1, sizeof(*r));
-    struct epoll_event ev = {.events = EPOLLIN};
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET};
 
     if (!r) {
         close(fd);
@@ -278,6 +328,9 @@ static void refuse(struct na_listener *l, int fd)
         return;
     }
     r->fd = fd;
+    r->state = REFUSED_WAITING;
+    r->addr = *ss;
+    r->addrlen = sl;
     r->deadline_ns = na_clock_after_ms(WAIT_MS);
     ev.data.ptr = r;
     if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev)) {
@@ -288,13 +341,41 @@ static void refuse(struct na_listener *l, int fd)
     }
     push(&l->waiting, r);
     l->nrefused++;
-    refused_io(l, r); /* the request line may be in already */
+    refused_io(l, r); /* the request may be in already */
+}
+
+/*
+ * The refusals are full: ends the oldest, so that a newcomer (a prober, a
+ * client that will send at once) is never kept in the backlog by
+ * connections that send nothing. One lingering after its answer goes
+ * first; else the one that has waited longest for its head is answered
+ * now.
+ */
+static void reclaim(struct na_listener *l)
+{
+    struct refused *r = l->waiting.head;
+    ssize_t n;
+
+    if (l->lingering.head) {
+        refused_close(l, &l->lingering, l->lingering.head);
+        return;
+    }
+    if (!r)
+        return;
+    /* Its head may have come in since its last event was read (a prober's, under a flood). */
+    n = recv(r->fd, r->head, sizeof(r->head), MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0)
+        r->got = (size_t)n;
+    if (n > 0 && head_in(r))
+        refused_decide(l, r);
+    else
+        refused_answer(l, r, true);
 }
 
 static void expire(struct na_listener *l, uint64_t now)
 {
     while (l->waiting.head && l->waiting.head->deadline_ns <= now)
-        refused_answer(l, l->waiting.head); /* nothing came: answer anyway */
+        refused_answer(l, l->waiting.head, false); /* no whole head in time: answer anyway */
     while (l->lingering.head && l->lingering.head->deadline_ns <= now)
         refused_close(l, &l->lingering, l->lingering.head);
 }
@@ -314,10 +395,10 @@ static void set_listening(struct na_listener *l, bool on)
 }
 
 /*
- * Accepts what it can place: into libmicrohttpd while there is room (or
- * room can be made), else among the refusals. With both full, it stops
- * accepting: connects wait in the kernel's backlog for the moment it takes
- * a refusal to end, rather than be closed unanswered.
+ * Accepts a burst: into libmicrohttpd while there is room, else among the
+ * refusals, ending the oldest of those when they are full. It never stops
+ * accepting for load (only when out of descriptors, for a moment): a
+ * connect is always met at once.
  */
 static void accept_some(struct na_listener *l)
 {
@@ -327,11 +408,8 @@ static void accept_some(struct na_listener *l)
         bool admit = l->ops.room(l->ops.cls);
         int fd;
 
-        if (!admit && l->nrefused >= l->o.refuse_max && !(admit = l->ops.make_room(l->ops.cls))) {
-            set_listening(l, false);
-            l->at_ceiling = true;
-            return;
-        }
+        if (!admit && l->nrefused >= l->o.refuse_max)
+            reclaim(l);
         fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
@@ -346,10 +424,10 @@ static void accept_some(struct na_listener *l)
             return;
         }
         atomic_fetch_add_explicit(&l->accepted, 1, memory_order_relaxed);
-        if (admit || l->ops.make_room(l->ops.cls))
+        if (admit)
             l->ops.admit(l->ops.cls, fd, (struct sockaddr *)&ss, sl);
         else
-            refuse(l, fd);
+            refuse(l, fd, &ss, sl);
     }
 }
 
@@ -397,18 +475,12 @@ static void *listener_main(void *arg)
             l->shut = true;
             atomic_store(&l->closed, true);
             l->paused_until = 0;
-            l->at_ceiling = false;
         }
         now = na_clock_ns();
         expire(l, now);
         if (l->paused_until && now >= l->paused_until && !atomic_load(&l->closing)) {
             l->paused_until = 0;
-            set_listening(l, !l->at_ceiling);
-        }
-        if (l->at_ceiling && !atomic_load(&l->closing) &&
-            (l->nrefused < l->o.refuse_max || l->ops.room(l->ops.cls))) {
-            l->at_ceiling = false;
-            set_listening(l, !l->paused_until);
+            set_listening(l, true);
         }
         if (now >= next_tick) {
             l->ops.tick(l->ops.cls);
@@ -417,7 +489,7 @@ static void *listener_main(void *arg)
     }
     /* Stopping: what still waits gets its answer. */
     while (l->waiting.head)
-        refused_answer(l, l->waiting.head);
+        refused_answer(l, l->waiting.head, true);
     while (l->lingering.head)
         refused_close(l, &l->lingering, l->lingering.head);
     return NULL;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,6 +28,8 @@
 #define EVICT_AGE_MS 1000u
 /* Connections closed to make room and not yet gone, at most. */
 #define EVICT_MAX 64u
+/* Candidates make_room() may pass over (a request waiting unread in them) before it gives up. */
+#define EVICT_SCAN 16u
 
 static const char json_type[] = "application/json; charset=utf-8";
 
@@ -73,6 +76,23 @@ static struct conn *conn_new(struct na_server *s, struct MHD_Connection *mc)
     return c;
 }
 
+/* Takes `c` out of the candidates to make room; with the lock held. */
+static void cand_unlink(struct na_server *s, struct conn *c)
+{
+    if (!c->in_cand)
+        return;
+    if (c->cand_prev)
+        c->cand_prev->cand_next = c->cand_next;
+    else
+        s->cand_head = c->cand_next;
+    if (c->cand_next)
+        c->cand_next->cand_prev = c->cand_prev;
+    else
+        s->cand_tail = c->cand_prev;
+    c->cand_prev = c->cand_next = NULL;
+    c->in_cand = false;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
                           enum MHD_ConnectionNotificationCode code)
 {
@@ -92,6 +112,9 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
                 c->next->prev = c->prev;
             else
                 s->tail = c->prev;
+            cand_unlink(s, c);
+            if (c->evicted)
+                atomic_fetch_sub_explicit(&s->evicting, 1, memory_order_relaxed);
             pthread_mutex_unlock(&s->lock);
             free(c);
         }
@@ -108,17 +131,32 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
         else
             s->head = c;
         s->tail = c;
+        c->cand_prev = s->cand_tail;
+        if (s->cand_tail)
+            s->cand_tail->cand_next = c;
+        else
+            s->cand_head = c;
+        s->cand_tail = c;
+        c->in_cand = true;
         pthread_mutex_unlock(&s->lock);
     }
     *socket_context = c;
 }
 
-/* Closes a connection from outside libmicrohttpd; called with the lock held. */
-static void cut(struct conn *c)
+/*
+ * Closes a connection from outside libmicrohttpd; called with the lock
+ * held. `how` is SHUT_RDWR for one past its deadline. One closed to make
+ * room gets SHUT_RD: libmicrohttpd reads the end of input and closes it,
+ * but a request that has arrived meanwhile (read or still queued: the
+ * kernel hands queued bytes out before the end) is answered first, as
+ * there is no telling from this thread whether the worker has just read
+ * one.
+ */
+static void cut(struct conn *c, int how)
 {
     atomic_store_explicit(&c->cut, true, memory_order_relaxed);
     if (c->fd >= 0)
-        shutdown(c->fd, SHUT_RDWR); /* the daemon sees it end, and closes it */
+        shutdown(c->fd, how); /* the daemon sees it end, and closes it */
 }
 
 /* ---- the listener's side ------------------------------------------------ */
@@ -131,28 +169,50 @@ static bool room(void *cls)
            s->cfg->budget.max_connections;
 }
 
+/* True when a request has arrived on `c`'s socket that libmicrohttpd has not read yet. */
+static bool has_unread(const struct conn *c)
+{
+    int n = 0;
+
+    return c->fd >= 0 && !ioctl(c->fd, FIONREAD, &n) && n > 0;
+}
+
 /*
  * At the limit, a new connection may take the place of the oldest one that
  * has sent no request in the second since it connected: a slowloris, or a
  * client gone quiet, rather than one being served. Idle keep-alive
- * connections that have been served are never taken.
+ * connections that have been served are never taken, nor one whose
+ * request is waiting unread in its socket (a worker behind, not a silent
+ * client). The cost is bounded: candidates that can no longer be taken
+ * leave the list as they are met (once each), and at most EVICT_SCAN with a
+ * request waiting are passed over.
  */
 static bool make_room(void *cls)
 {
     struct na_server *s = cls;
     uint64_t now = na_clock_ns();
+    unsigned passed = 0;
     bool made = false;
 
     if (atomic_load_explicit(&s->evicting, memory_order_relaxed) >= EVICT_MAX)
         return false;
     pthread_mutex_lock(&s->lock);
-    for (struct conn *c = s->head; c; c = c->next) {
+    for (struct conn *c = s->cand_head, *next; c && passed < EVICT_SCAN; c = next) {
+        next = c->cand_next;
         if (now - c->accepted_ns < EVICT_AGE_MS * 1000000ull)
             break; /* the list is in accept order: the rest are younger */
         if (conn_state(c) != CONN_IDLE || atomic_load_explicit(&c->served, memory_order_relaxed) ||
-            atomic_load_explicit(&c->cut, memory_order_relaxed))
+            atomic_load_explicit(&c->cut, memory_order_relaxed)) {
+            cand_unlink(s, c); /* being served, or going: never a candidate again */
             continue;
-        cut(c);
+        }
+        if (has_unread(c)) {
+            passed++;
+            continue;
+        }
+        cand_unlink(s, c);
+        cut(c, SHUT_RD);
+        c->evicted = true;
         s->evicted++;
         atomic_fetch_add_explicit(&s->evicting, 1, memory_order_relaxed);
         made = true;
@@ -252,7 +312,7 @@ static void tick(void *cls)
             s->cut_headers++;
         else
             s->cut_requests++;
-        cut(c);
+        cut(c, SHUT_RDWR);
     }
     cuts = s->cut_headers + s->cut_requests + s->evicted;
     pthread_mutex_unlock(&s->lock);
@@ -266,7 +326,6 @@ static void tick(void *cls)
                 NA_LF_INT("request_timeout_s", s->cfg->request_timeout_s));
         s->logged_cuts = cuts;
     }
-    atomic_store_explicit(&s->evicting, 0, memory_order_relaxed);
 }
 
 /* ---- the daemon --------------------------------------------------------- */

@@ -6,18 +6,25 @@
  * timeouts, not a refusal it could retry elsewhere, and a flood of idle
  * connections is an outage. So node-api accepts itself, on a thread of its
  * own, and for each new connection asks its owner (the server) whether
- * there is room; if there is, the connection goes to libmicrohttpd; if not,
- * the owner may make room (closing a connection that never sent a request);
- * otherwise the listener answers it itself: it reads the request head
- * (within a second), answers `GET /health` with the owner's health answer
- * (so a prober always gets through) and anything else with the owner's 503
- * and Connection: close, and closes; a request with a body still coming is
+ * there is room; if there is, the connection goes to libmicrohttpd. If
+ * not, the listener waits (a second at most) for its request head, peeking
+ * at it and leaving it in the socket: once the head is whole, the
+ * connection has shown it is not silent, and the owner may make room for
+ * it (closing one that never sent a request), in which case it goes to
+ * libmicrohttpd, which reads the head itself. Otherwise the listener
+ * answers it: `GET /health` with the owner's health answer (so a prober
+ * always gets through), anything else with the owner's 503 and
+ * Connection: close, and closes; a request with a body still coming is
  * read and dropped for a moment first, so the client reads the answer
- * rather than a reset. At most
- * `refuse_max` connections are in that state at once (so descriptors and
- * memory stay within the plan); with those full too, the listener stops
- * accepting, and connects wait in the kernel's backlog for the moment it
- * takes a refusal to end, rather than be closed unanswered.
+ * rather than a reset. A connection that sends nothing in the second is
+ * answered 503 too, and can never take a place: a slowloris that reconnects
+ * cannot take back the places it loses.
+ *
+ * At most `refuse_max` connections are in those states at once (so
+ * descriptors and memory stay within the plan); when they are full, the
+ * oldest is ended (one lingering after its answer, else the one that has
+ * waited longest, answered as it is), so that a connect is always met at
+ * once: connections that send nothing cannot keep a prober in the backlog.
  *
  * The thread also calls the owner's tick every 100 ms (the server's
  * deadlines sweep). Callbacks run on the listener's thread.
@@ -32,7 +39,10 @@
 struct na_listener_ops {
     /* True when there is room for one more connection. */
     bool (*room)(void *cls);
-    /* Makes room by closing a connection that may be given up; true if it did. */
+    /*
+     * Makes room by closing a connection that may be given up, for one whose
+     * head is in; true if it did (the new one is then admitted at once).
+     */
     bool (*make_room)(void *cls);
     /* Takes a connection (the descriptor is the callee's, closed on failure); 0 or -1. */
     int (*admit)(void *cls, int fd, const struct sockaddr *sa, socklen_t len);

@@ -2,7 +2,9 @@
  * Unit tests for listener, over real sockets on loopback with an owner of
  * the test's: admission when there is room, refusal when there is not
  * (the owner's answer, then a close), an answer even to a client that
- * sends nothing, the tick, and connects refused once closed.
+ * sends nothing, a place made only for a client whose head is in (and
+ * left for libmicrohttpd to read), the oldest refusal ended when they are
+ * full, the tick, and connects refused once closed.
  */
 #include "unit.h"
 
@@ -17,9 +19,9 @@
 
 #include "na/listener.h"
 
-static atomic_bool has_room;
+static atomic_bool has_room, can_make_room;
 static atomic_int admitted, ticks, refusals;
-static char seen[64];
+static char seen[64], admitted_with[64];
 
 static bool room(void *cls)
 {
@@ -30,7 +32,7 @@ static bool room(void *cls)
 static bool make_room(void *cls)
 {
     (void)cls;
-    return false;
+    return atomic_load(&can_make_room);
 }
 
 static int admit(void *cls, int fd, const struct sockaddr *sa, socklen_t len)
@@ -38,6 +40,9 @@ static int admit(void *cls, int fd, const struct sockaddr *sa, socklen_t len)
     (void)cls;
     (void)sa;
     (void)len;
+    /* What the client sent is still there, for libmicrohttpd to read. */
+    ssize_t n = recv(fd, admitted_with, sizeof(admitted_with) - 1, MSG_DONTWAIT);
+    admitted_with[n > 0 ? n : 0] = '\0';
     (void)!write(fd, "admitted", 8);
     close(fd);
     atomic_fetch_add(&admitted, 1);
@@ -138,6 +143,62 @@ static void test_admit_and_refuse(void **state)
     na_listener_free(l);
 }
 
+static void test_a_place_only_for_a_head(void **state)
+{
+    struct na_listener *l;
+    struct timespec ms = {.tv_nsec = 100000000};
+    char buf[128];
+    int fd;
+
+    (void)state;
+    atomic_store(&has_room, false);
+    atomic_store(&can_make_room, true);
+    atomic_store(&admitted, 0);
+    l = start();
+    fd = dial(l);
+    nanosleep(&ms, NULL);
+    assert_int_equal(atomic_load(&admitted), 0); /* silent: it cannot take a place */
+    (void)!write(fd, "GET /y HTTP/1.1\r\n", 17);
+    nanosleep(&ms, NULL);
+    assert_int_equal(atomic_load(&admitted), 0); /* half a head is not yet a head */
+    (void)!write(fd, "\r\n", 2);
+    read_all(fd, buf, sizeof(buf));
+    close(fd);
+    assert_string_equal(buf, "admitted");
+    assert_string_equal(admitted_with, "GET /y HTTP/1.1\r\n\r\n");
+    atomic_store(&can_make_room, false);
+    na_listener_free(l);
+}
+
+static void test_full_refusals_end_the_oldest(void **state)
+{
+    struct na_listener *l;
+    struct timespec ms = {.tv_nsec = 20000000};
+    char buf[128];
+    int silent[4], fd;
+
+    (void)state;
+    atomic_store(&has_room, false);
+    l = start(); /* refuse_max 4 */
+    for (int i = 0; i < 4; i++) {
+        silent[i] = dial(l);
+        nanosleep(&ms, NULL); /* in this order */
+    }
+    /* A fifth is met at once, not kept in the backlog behind four that send nothing... */
+    fd = dial(l);
+    (void)!write(fd, "GET /z HTTP/1.1\r\n\r\n", 19);
+    read_all(fd, buf, sizeof(buf));
+    close(fd);
+    assert_string_equal(buf, "refused:19");
+    /* ...by ending the oldest of them (answered as it is), and only it. */
+    read_all(silent[0], buf, sizeof(buf));
+    assert_string_equal(buf, "refused:0");
+    assert_int_equal(recv(silent[1], buf, sizeof(buf), MSG_DONTWAIT), -1);
+    for (int i = 0; i < 4; i++)
+        close(silent[i]);
+    na_listener_free(l);
+}
+
 static void test_close_refuses_connects(void **state)
 {
     struct na_listener *l;
@@ -158,6 +219,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_admit_and_refuse),
+        cmocka_unit_test(test_a_place_only_for_a_head),
+        cmocka_unit_test(test_full_refusals_end_the_oldest),
         cmocka_unit_test(test_close_refuses_connects),
     };
 
