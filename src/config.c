@@ -47,6 +47,7 @@ static const struct {
     {"HEADERS_TIMEOUT_S", "60",
      "a request's headers must arrive within this (Node's headersTimeout)"},
     {"REQUEST_TIMEOUT_S", "300", "and its body within this (Node's requestTimeout)"},
+    {"SEND_TIMEOUT_S", "60", "and its answer sent within this of being ready"},
     {"SHED_UNHEALTHY_AFTER_S", "60", "shedding load this long turns /health to 503"},
 };
 
@@ -365,6 +366,7 @@ int na_config_load(struct na_config *cfg, na_getenv_fn get, void *ctx, const str
         return -1;
     if (get_uint32(&l, "HEADERS_TIMEOUT_S", 60, 1, 3600, &c.headers_timeout_s) ||
         get_uint32(&l, "REQUEST_TIMEOUT_S", 300, 1, 86400, &c.request_timeout_s) ||
+        get_uint32(&l, "SEND_TIMEOUT_S", 60, 1, 86400, &c.send_timeout_s) ||
         get_uint32(&l, "SHED_UNHEALTHY_AFTER_S", 60, 1, 86400, &c.shed_unhealthy_s))
         return -1;
     if (c.request_timeout_s < c.headers_timeout_s)

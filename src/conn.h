@@ -51,7 +51,8 @@ struct na_server {
     struct conn *cand_head, *cand_tail;
 
     /* The listener thread's counts, logged as they change. */
-    unsigned long long cut_headers, cut_requests, evicted, logged_cuts;
+    unsigned long long cut_headers, cut_requests, cut_sends, evicted, logged_cuts;
+    unsigned long long cut_unreset; /* send timeouts closed without the reset (setsockopt failed) */
 };
 
 /*
@@ -65,7 +66,7 @@ enum conn_state {
     CONN_PARKED,   /* suspended until a timer or a blocking store has the answer */
     CONN_INLINE,   /* a store that does not block is answering on this thread */
     CONN_READY,    /* the deferred answer is in `reply`: on_request sends it */
-    CONN_ANSWERED, /* the response is queued */
+    CONN_ANSWERED, /* the response is queued: deadline SEND_TIMEOUT_S */
 };
 
 /* Per-connection context: allocated at accept, reused by each request. */
@@ -92,7 +93,8 @@ struct conn {
     uint64_t body_bytes; /* received, kept or not */
     char *body;          /* kept body, for routes that take one */
     size_t body_cap;
-    uint64_t reserved; /* of the body pool */
+    uint64_t declared; /* the body's Content-Length; 0: none (or chunked) */
+    uint64_t reserved; /* of the body pool, as its bytes arrive */
     unsigned status;   /* as queued */
     size_t bytes;
     struct na_request req;

@@ -159,7 +159,12 @@ static enum MHD_Result respond(struct conn *c)
     c->bytes = r->len;
     na_conn_move(c, CONN_IN(CONN_READING) | CONN_IN(CONN_DROPPING) | CONN_IN(CONN_READY),
                  CONN_ANSWERED);
-    set_deadline(c, 0);
+    /*
+     * The answer must be sent by SEND_TIMEOUT_S: a reader that takes a byte
+     * at a time keeps libmicrohttpd's idle timeout from firing, and would
+     * hold the answer (and its share of the response pool) for hours.
+     */
+    set_deadline(c, na_clock_ns() + (uint64_t)c->srv->cfg->send_timeout_s * 1000000000u);
     return ret;
 }
 
@@ -229,6 +234,10 @@ static bool expects_continue(struct MHD_Connection *mc)
 /*
  * Bodies kept for the handlers draw on one pool (the budget's body_pool):
  * what all connections buffer at once stays bounded whatever each sends.
+ * A body takes from it as its bytes arrive (its buffer doubling, up to its
+ * declared length), never for what it has only declared: uploads that
+ * declare megabytes and trickle cannot hold the pool against every other
+ * POST until REQUEST_TIMEOUT_S ends them.
  */
 static bool pool_reserve(struct conn *c, uint64_t n)
 {
@@ -260,6 +269,8 @@ static bool body_append(struct conn *c, const char *data, size_t n)
 
         while (cap < c->body_bytes + n)
             cap *= 2;
+        if (c->declared && cap > c->declared)
+            cap = c->declared; /* at least body_bytes + n: more would be over the length */
         if (cap > c->srv->cfg->max_body_bytes)
             cap = c->srv->cfg->max_body_bytes;
         if (cap > c->reserved && !pool_reserve(c, cap - c->reserved))
@@ -417,7 +428,10 @@ static enum MHD_Result request_begin(struct conn *c, const char *url, const char
     if (na_handle_precheck(req))
         return drop_then_answer(c);
     req->body = NULL;
-    if (na_handle_takes_body(req) && has_length && length && !pool_reserve(c, length))
+    /* Refused before any of it is sent (or 100 Continue asked for) when it could not fit now. */
+    c->declared = has_length ? length : 0;
+    if (na_handle_takes_body(req) && has_length && length &&
+        length > c->srv->cfg->budget.body_pool_bytes - na_quota_used(&s->app->bodies))
         return respond_error(c, 503, "too many request bodies in flight, retry later", 1);
     return MHD_YES;
 }

@@ -293,9 +293,11 @@ static size_t refusal(void *cls, const char *head, size_t n, char *out, size_t c
 /*
  * Every 100 ms: closes connections past their deadline. A head must be in
  * HEADERS_TIMEOUT_S after the connect (the first request) or after
- * KEEPALIVE_TIMEOUT_S + HEADERS_TIMEOUT_S of quiet (later ones), and its
- * body REQUEST_TIMEOUT_S after the previous answer: a client that trickles
- * bytes keeps libmicrohttpd's idle timeout from ever firing, not these.
+ * KEEPALIVE_TIMEOUT_S + HEADERS_TIMEOUT_S of quiet (later ones), its body
+ * REQUEST_TIMEOUT_S after the previous answer, and its answer sent
+ * SEND_TIMEOUT_S after it was queued: a client that trickles bytes (or
+ * reads them a few at a time) keeps libmicrohttpd's idle timeout from ever
+ * firing, not these.
  */
 static void tick(void *cls)
 {
@@ -308,22 +310,38 @@ static void tick(void *cls)
 
         if (!d || now < d || atomic_load_explicit(&c->cut, memory_order_relaxed))
             continue;
-        if (conn_state(c) == CONN_IDLE)
+        if (conn_state(c) == CONN_IDLE) {
             s->cut_headers++;
-        else
+        } else if (conn_state(c) == CONN_ANSWERED) {
+            /*
+             * A reset, not a close: the kernel would otherwise keep the
+             * socket, orphaned, sending what is left of the answer to a
+             * client that reads it a byte at a time. Where the option
+             * cannot be set, the close is all there is.
+             */
+            struct linger reset = {.l_onoff = 1, .l_linger = 0};
+
+            if (c->fd >= 0 && setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset)))
+                s->cut_unreset++;
+            s->cut_sends++;
+        } else {
             s->cut_requests++;
+        }
         cut(c, SHUT_RDWR);
     }
-    cuts = s->cut_headers + s->cut_requests + s->evicted;
+    cuts = s->cut_headers + s->cut_requests + s->cut_sends + s->evicted;
     pthread_mutex_unlock(&s->lock);
     if (cuts != s->logged_cuts) {
         /* One line per tick however many: a slowloris must not flood the log. */
         na_logf(NA_LOG_WARN, "closed slow or silent connections",
                 NA_LF_INT("headers_timeouts", s->cut_headers),
                 NA_LF_INT("request_timeouts", s->cut_requests),
+                NA_LF_INT("send_timeouts", s->cut_sends),
+                NA_LF_INT("send_timeouts_not_reset", s->cut_unreset),
                 NA_LF_INT("closed_to_make_room", s->evicted),
                 NA_LF_INT("headers_timeout_s", s->cfg->headers_timeout_s),
-                NA_LF_INT("request_timeout_s", s->cfg->request_timeout_s));
+                NA_LF_INT("request_timeout_s", s->cfg->request_timeout_s),
+                NA_LF_INT("send_timeout_s", s->cfg->send_timeout_s));
         s->logged_cuts = cuts;
     }
 }

@@ -58,6 +58,7 @@ struct na_config {
 
     unsigned headers_timeout_s; /* a request's head must be in by then */
     unsigned request_timeout_s; /* and its body */
+    unsigned send_timeout_s;    /* and its answer sent, once queued */
     unsigned shed_unhealthy_s;  /* shedding that long turns /health to 503 */
 };
 

@@ -129,6 +129,65 @@ def start_in(test, procs, env):
     return subprocess.Popen(["sh", "-c", script], env=full, stdout=subprocess.PIPE)
 
 
+class BodyPoolTest(unittest.TestCase):
+    """The body pool counts request bytes as they arrive, not as declared."""
+
+    KEY = {"X-API-Key": "k", "Content-Type": "application/json"}
+    ITEM = b'{"name":"x","price":1}'
+
+    def uploads(self, srv, short_by):
+        """Uploads whose declared lengths add up to the whole pool (MAX_BODY_BYTES each, and
+        the rest), each stopping `short_by` bytes short of its end, or after 100 bytes."""
+        import socket
+        pool = srv.wait_log(lambda l: l["message"].startswith("Server started"))[
+            "body_pool_bytes"]
+        sizes = [1048576] * (pool // 1048576) + ([pool % 1048576] if pool % 1048576 else [])
+        socks = []
+        for size in sizes:
+            sent = 100 if short_by is None else size - short_by
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            s.sendall(b"POST /api/items HTTP/1.1\r\nHost: x\r\nX-API-Key: k\r\n"
+                      b"Content-Type: application/json\r\nContent-Length: " +
+                      str(size).encode() + b"\r\n\r\n" + b'{"name":"' + b"a" * (sent - 9))
+            socks.append(s)
+        return socks
+
+    def test_slow_uploads_hold_only_what_they_sent(self):
+        """Uploads that declare the whole pool between them but are trickling (100 bytes in
+        each) leave room for a normal POST, which is created (201), rather than every POST
+        getting 503 until REQUEST_TIMEOUT_S ends them."""
+        import time
+        with Server({"API_KEY": "k", "MEMORY_LIMIT_MB": "64", "MAX_BODY_BYTES": "1048576",
+                     "ACCESS_LOG": "off"}) as srv:
+            slow = self.uploads(srv, None)
+            try:
+                time.sleep(0.3)
+                r = srv.request("POST", "/api/items", self.KEY, self.ITEM)
+                self.assertEqual(r.status, 201, r)
+            finally:
+                for s in slow:
+                    s.close()
+
+    def test_bytes_that_did_arrive_fill_the_pool(self):
+        """Uploads of the whole pool that did send all but their last 10 bytes fill it: a new
+        POST gets 503 with Retry-After at once, and once they are gone, 201 again."""
+        import time
+        with Server({"API_KEY": "k", "MEMORY_LIMIT_MB": "64", "MAX_BODY_BYTES": "1048576",
+                     "ACCESS_LOG": "off"}) as srv:
+            big = self.uploads(srv, 10)
+            try:
+                time.sleep(0.5)
+                r = srv.request("POST", "/api/items", self.KEY, self.ITEM)
+                self.assertEqual(r.status, 503, r)
+                self.assertEqual(r.header("Retry-After"), "1")
+                self.assertIn("too many request bodies", r.json()["error"]["message"])
+            finally:
+                for s in big:
+                    s.close()
+            time.sleep(0.3)
+            self.assertEqual(srv.request("POST", "/api/items", self.KEY, self.ITEM).status, 201)
+
+
 class CgroupDefaultsTest(unittest.TestCase):
     """THREADS and MEMORY_LIMIT_MB default to what the process's cgroup grants."""
 

@@ -49,6 +49,19 @@ def served(port, n=1):
     return socks
 
 
+def kernel_sockets(local_port, remote_port):
+    """The states (hex, as /proc/net/tcp writes them) of the kernel's sockets from
+    local_port to remote_port on loopback."""
+    states = []
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if (int(fields[1].split(":")[1], 16) == local_port and
+                    int(fields[2].split(":")[1], 16) == remote_port):
+                states.append(fields[3])
+    return states
+
+
 class OverLimitTest(unittest.TestCase):
     def test_connections_over_the_limit_get_503_at_once(self):
         with Server({"MAX_CONNECTIONS": "50", "ACCESS_LOG": "off"}) as srv:
@@ -226,6 +239,53 @@ class SlowClientsTest(unittest.TestCase):
             srv.wait_log(lambda l: l["message"] == "closed slow or silent connections"
                          and l["request_timeouts"] == 1)
 
+    def test_send_deadline_for_a_reader_that_reads_a_byte_at_a_time(self):
+        """A client that reads its 1,000-item page a byte every 100 ms keeps libmicrohttpd's
+        idle timeout from ever firing, and would hold the answer's memory (the response pool)
+        for hours. At SEND_TIMEOUT_S after its answer was queued the connection is reset (so
+        the kernel drops what it still holds for it too), the request is logged as cut off,
+        the log says why, and the server goes on serving."""
+        with Server({"SEND_TIMEOUT_S": "2", "MEMORY_STORE_MAX_ITEMS": "1000",
+                     "API_KEY": "k"}) as srv:
+            for i in range(997):
+                srv.request("POST", "/api/items", {"X-API-Key": "k", "Content-Type":
+                            "application/json"}, b'{"name":"item %d","price":1}' % i)
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(("127.0.0.1", srv.port))
+            s.sendall(b"GET /api/items?limit=1000 HTTP/1.1\r\nHost: x\r\n\r\n")
+            stop = threading.Event()
+
+            def read_slowly():
+                s.settimeout(1)
+                while not stop.is_set():
+                    try:
+                        if not s.recv(1):
+                            return
+                    except OSError:
+                        return
+                    time.sleep(0.1)
+
+            t = threading.Thread(target=read_slowly, daemon=True)
+            t0 = time.monotonic()
+            t.start()
+            try:
+                line = srv.wait_log(lambda l: l["message"] == "closed slow or silent "
+                                    "connections" and l["send_timeouts"] == 1)
+                self.assertGreaterEqual(time.monotonic() - t0, 1.9)
+                self.assertEqual(line["send_timeout_s"], 2)
+                line = srv.wait_log(lambda l: l["message"] == "request" and l.get("aborted"))
+                self.assertEqual(line["path"], "/api/items")
+                self.assertEqual(line["status"], 200)
+                # Gone from the server: the prober's own is the one connection open, and the
+                # kernel holds nothing for it either (no orphan left sending what it had).
+                self.assertEqual(srv.get("/health/detailed").json()["connections"]["open"], 1)
+                self.assertEqual(kernel_sockets(srv.port, s.getsockname()[1]), [])
+                self.assertEqual(srv.get("/api/items/1").status, 200)
+            finally:
+                stop.set()
+                t.join(5)
+                s.close()
 
 if __name__ == "__main__":
     unittest.main()
