@@ -373,6 +373,23 @@ int na_config_load(struct na_config *cfg, na_getenv_fn get, void *ctx, const str
         return fail(&l, "REQUEST_TIMEOUT_S",
                     "%u is below HEADERS_TIMEOUT_S (%u): the body comes after the headers",
                     c.request_timeout_s, c.headers_timeout_s);
+    /*
+     * The stop after the drain waits for database calls still running,
+     * each bounded by the statement timeout + 1 s: the drain stops taking
+     * requests that long before SHUTDOWN_TIMEOUT_S, so that the process is
+     * gone by then (and its last 503s sent within a second more).
+     */
+    c.drain_wait_ms = c.shutdown_timeout_s * 1000u;
+    if (c.database_url[0]) {
+        unsigned stop_ms = c.db_statement_timeout_ms + 1000u;
+
+        if (c.drain_wait_ms <= stop_ms)
+            return fail(&l, "SHUTDOWN_TIMEOUT_S",
+                        "%u s leaves no time to drain: the stop waits up to %u ms for database "
+                        "calls (DB_STATEMENT_TIMEOUT_MS + 1 s); make it longer",
+                        c.shutdown_timeout_s, stop_ms);
+        c.drain_wait_ms -= stop_ms;
+    }
 
     bi.limit_bytes = mem_mb * NA_MIB;
     bi.shed_percent = c.memory_shed_percent;

@@ -149,13 +149,14 @@ static int drain(struct na_server *srv, struct na_app *app, const struct na_memo
                              : "signal");
     na_logf(NA_LOG_INFO, msg, NA_LF_INT("connections", na_server_connections(srv)),
             NA_LF_INT("in_flight", na_server_in_flight(srv)),
-            NA_LF_INT("shutdown_timeout_s", cfg->shutdown_timeout_s));
+            NA_LF_INT("shutdown_timeout_s", cfg->shutdown_timeout_s),
+            NA_LF_INT("drain_wait_ms", cfg->drain_wait_ms));
 
     for (;;) {
         int again;
 
         elapsed_ms = na_clock_ms_since(t0);
-        if (!na_server_connections(srv) || elapsed_ms >= cfg->shutdown_timeout_s * 1e3)
+        if (!na_server_connections(srv) || elapsed_ms >= cfg->drain_wait_ms)
             break;
         again = wait_signal(set, DRAIN_POLL_MS);
         if (again) {

@@ -35,6 +35,7 @@ struct na_config {
     unsigned threads;
     unsigned keepalive_timeout_s;
     unsigned shutdown_timeout_s;
+    unsigned drain_wait_ms; /* of it, the part connections are waited for (the rest: the stop) */
     uint64_t max_body_bytes;
     unsigned memory_shed_percent;
     double access_log_ratio; /* 0: off, 1: every request */

@@ -153,10 +153,14 @@ def check_stop(env, c, where, report):
         report.add(where, "stop-timeout",
                    f"stopTimeout {stop} leaves no margin over SHUTDOWN_TIMEOUT_S {shutdown}: "
                    "SIGKILL would cut the drain short (need >= SHUTDOWN_TIMEOUT_S + 2)")
-    longest_ms = setting(env, "DB_ACQUIRE_TIMEOUT_MS") + setting(env, "DB_STATEMENT_TIMEOUT_MS") + 1000
-    if shutdown * 1000 < longest_ms:
+    # node-api keeps DB_STATEMENT_TIMEOUT_MS + 1 s of SHUTDOWN_TIMEOUT_S for its stop (the calls
+    # still running): the drain proper is the rest, and the longest request must fit in it.
+    statement = setting(env, "DB_STATEMENT_TIMEOUT_MS")
+    longest_ms = setting(env, "DB_ACQUIRE_TIMEOUT_MS") + statement + 1000
+    if shutdown * 1000 - (statement + 1000) < longest_ms:
         report.add(where, "drain", f"SHUTDOWN_TIMEOUT_S {shutdown} is shorter than the longest "
-                                   f"request ({longest_ms} ms)")
+                                   f"request ({longest_ms} ms) and the stop after the drain "
+                                   f"({statement + 1000} ms)")
 
 
 def check_logs(m, c, where, report):

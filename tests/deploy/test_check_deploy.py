@@ -47,6 +47,8 @@ BREAKAGES = [
     ("task-definition.json", lambda d: container(d).update(stopTimeout=20), "SIGKILL would cut"),
     ("task-definition.json", lambda d: env_set(d, "SHUTDOWN_TIMEOUT_S", "3"),
      "shorter than the longest request"),
+    ("task-definition.json", lambda d: env_set(d, "SHUTDOWN_TIMEOUT_S", "12"),
+     "and the stop after the drain"),
     ("task-definition.json", lambda d: env_set(d, "KEEPALIVE_TIMEOUT_S", "30"),
      "above the ALB idle timeout"),
     ("task-definition.json", lambda d: env_set(d, "MEMORY_LIMIT_MB", "2048"), "over the task memory"),

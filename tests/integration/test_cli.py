@@ -35,7 +35,18 @@ class ConfigErrorTest(unittest.TestCase):
         ("MAX_CONNECTIONS", "x"), ("SERVICE_NAME", "a b"), ("MEMORY_SHED_PERCENT", "0"),
         ("HEADERS_TIMEOUT_S", "0"), ("REQUEST_TIMEOUT_S", "abc"), ("SHED_UNHEALTHY_AFTER_S", "-1"),
         ("MEMORY_STORE_MAX_ITEMS", "0"), ("IDEMPOTENCY_TTL_S", "0"), ("IDEMPOTENCY_MAX_KEYS", "x"),
+        ("SEND_TIMEOUT_S", "0"),
     ]
+
+    def test_shutdown_timeout_leaves_room_for_the_stop(self):
+        """With PostgreSQL the stop waits up to DB_STATEMENT_TIMEOUT_MS + 1 s for calls still
+        running: a SHUTDOWN_TIMEOUT_S that leaves no time to drain before it is refused."""
+        rc, out, _ = run([], {"SHUTDOWN_TIMEOUT_S": "6", "DB_STATEMENT_TIMEOUT_MS": "5000",
+                              "DATABASE_URL": "postgresql://u@127.0.0.1:1/db", "PORT": "0"})
+        self.assertEqual(rc, 2)
+        line = json.loads(out.strip().split("\n")[-1])
+        self.assertEqual(line["variable"], "SHUTDOWN_TIMEOUT_S")
+        self.assertIn("DB_STATEMENT_TIMEOUT_MS + 1 s", line["message"])
 
     def test_bad_values_stop_the_process(self):
         for var, value in self.CASES:

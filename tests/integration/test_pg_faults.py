@@ -220,6 +220,45 @@ class FaultsTest(unittest.TestCase):
         self.assertTrue(wait_for(lambda: srv.get("/api/items").status == 200))
         srv.stop()
 
+    def test_drain_ends_within_its_timeout_with_a_stalled_database(self):
+        """The stop waits for statements still running (each call is bounded by
+        DB_STATEMENT_TIMEOUT_MS + 1 s), so the drain stops taking requests that long before
+        SHUTDOWN_TIMEOUT_S: the process is gone by SHUTDOWN_TIMEOUT_S + 1 s (the deploy
+        checker asks stopTimeout for 2 s more) even with the database stalled, instead of a
+        request that reached it late in the drain holding the exit past ECS's SIGKILL."""
+        import socket
+        srv = Server({"DATABASE_URL": PG.url, "DB_STATEMENT_TIMEOUT_MS": "3000",
+                      "SHUTDOWN_TIMEOUT_S": "5", "ACCESS_LOG": "off"})
+        srv.wait_log(lambda l: l["message"] == "database connected")
+        late = srv.connect()
+        self.assertEqual(srv.request("GET", "/health", sock=late).status, 200)
+        locker = PG.psql_background(
+            "BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(12); COMMIT;")
+        try:
+            self.assertTrue(wait_for(lambda: PG.psql(
+                "SELECT count(*) FROM pg_locks WHERE relation = 'items'::regclass"
+                " AND mode = 'AccessExclusiveLock' AND granted") == [["1"]]))
+            t0 = time.monotonic()
+            srv.signal()
+            time.sleep(4.2)  # past SHUTDOWN_TIMEOUT_S - (statement + 1 s): too late to begin
+            late.setblocking(False)
+            try:
+                seen = late.recv(1, socket.MSG_PEEK)
+            except BlockingIOError:
+                seen = None  # still open: a request sent now would reach the stalled database
+                late.setblocking(True)
+                late.sendall(b"GET /api/items HTTP/1.1\r\nHost: x\r\n\r\n")
+            code = srv.wait(20)
+            elapsed = time.monotonic() - t0
+            late.close()
+            self.assertEqual(seen, b"", "the idle connection was still open")
+            self.assertLessEqual(elapsed, 6.0)
+            self.assertEqual(code, 0)
+            srv.wait_log(lambda l: l["message"].startswith("drained; closing idle"))
+        finally:
+            locker.wait(30)
+            srv.stop()
+
     def test_coalesced_read_is_bounded_from_its_arrival(self):
         """A read that joins the batch waiting behind a stuck query still gets its answer
         within acquire + statement + 1 s of its own arrival, not after two queries' time."""
