@@ -77,7 +77,8 @@ struct conn {
     bool evicted;                       /* closed to make room: counted in `evicting` */
     struct na_server *srv;
     struct MHD_Connection *mhd;
-    int fd; /* libmicrohttpd's socket; -1 if unknown */
+    int fd;          /* libmicrohttpd's socket; -1 if unknown */
+    const char *uri; /* the request line's target, while it is parsed (the owning thread's) */
     char peer[INET6_ADDRSTRLEN];
     uint64_t accepted_ns;
     uint64_t idle_since_ns;           /* accepted, or the last answer sent */

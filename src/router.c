@@ -86,6 +86,13 @@ void na_router_match(const char *path, bool loadtest, struct na_match *out)
             out->methods = routes[i].methods;
             out->param = param;
             out->param_len = param_len;
+            /* Escapes in the parameter decode (/api/items/%31 is item 1), as in Express. */
+            if (param && memchr(param, '%', param_len) && param_len < sizeof(out->param_buf)) {
+                memcpy(out->param_buf, param, param_len);
+                out->param_buf[param_len] = '\0';
+                out->param = out->param_buf;
+                out->param_len = na_router_unescape(out->param_buf);
+            }
             return;
         }
     }
@@ -126,10 +133,8 @@ size_t na_router_unescape(char *s)
         int hi, lo;
 
         /*
-         * %00 would cut the string short ("/health%00.json" served as
-         * "/health"); %2F would make a separator that was not one
-         * ("/api%2Fitems%2F1" served as item 1, past path rules in front).
-         * Both stay as they came.
+         * %00 would cut the string short; %2F would make a separator that
+         * was not one. Both stay as they came.
          */
         if (r[0] == '%' && (hi = hex_value(r[1])) >= 0 && (lo = hex_value(r[2])) >= 0 &&
             (hi | lo) && (hi << 4 | lo) != '/') {

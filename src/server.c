@@ -348,10 +348,34 @@ static void tick(void *cls)
 
 /* ---- the daemon --------------------------------------------------------- */
 
+/*
+ * The request line's target, before libmicrohttpd splits and decodes it:
+ * remembered so that on_unescape() can tell the path (routed as it came,
+ * as Express routes) from the query arguments (decoded). Returns NULL, the
+ * request's context until on_request sets it.
+ */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn *c = ci ? ci->socket_context : NULL;
+
+    (void)cls;
+    if (c)
+        c->uri = uri;
+    return NULL;
+}
+
+/* libmicrohttpd decodes the arguments, then the path (the same buffer as on_uri's). */
 static size_t on_unescape(void *cls, struct MHD_Connection *mc, char *s)
 {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn *c = ci ? ci->socket_context : NULL;
+
     (void)cls;
-    (void)mc;
+    if (c && s == c->uri)
+        return strlen(s); /* the path: routed raw, its parameter decoded by the router */
     return na_router_unescape(s);
 }
 
@@ -396,6 +420,7 @@ static struct MHD_OptionItem *daemon_options(struct na_server *s, struct MHD_Opt
     OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, NA_CONN_POOL_BYTES, NULL);
     OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)na_conn_on_completed, s);
     OPT(MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s);
+    OPT(MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, NULL);
     OPT(MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)on_unescape, NULL);
     OPT(MHD_OPTION_END, 0, NULL);
 #undef OPT
@@ -406,7 +431,7 @@ struct na_server *na_server_start(struct na_app *app, char *err, size_t errlen)
 {
     const struct na_config *cfg = app->cfg;
     struct na_server *s = calloc(1, sizeof(*s));
-    struct MHD_OptionItem ops[12];
+    struct MHD_OptionItem ops[13];
     unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
                      MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
     struct na_listener_options lo = {

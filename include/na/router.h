@@ -38,27 +38,35 @@ enum na_route {
 
 struct na_match {
     enum na_route route;
-    unsigned methods;  /* methods the route serves; HEAD and OPTIONS included */
-    const char *param; /* the {param} segment, borrowed from the path; NULL if none */
+    unsigned methods; /* methods the route serves; HEAD and OPTIONS included */
+    /*
+     * The {param} segment, percent-decoded as Express decodes req.params:
+     * borrowed from the path, or from param_buf when it had escapes. NULL
+     * if none.
+     */
+    const char *param;
     size_t param_len;
+    char param_buf[64];
 };
 
 /* The method token's bit; NA_METHOD_OTHER for anything unknown. */
 enum na_method na_method_parse(const char *method);
 
 /*
- * Matches `path` (already percent-decoded, without the query string).
+ * Matches `path` as it came on the request line (not percent-decoded,
+ * without the query string), as Express matches: a literal segment never
+ * decodes, so "/%61pi/items" is not /api/items and an escaped letter cannot
+ * reach a route past path rules in front of the service (an ALB's, a
+ * WAF's); "/api%2Fitems" is one segment. Only the parameter is decoded.
  * Load-testing routes match only when `loadtest` is set.
  */
 void na_router_match(const char *path, bool loadtest, struct na_match *out);
 
 /*
- * Percent-decodes a path or query argument in place ("%41" -> "A") and
- * returns its new length. "%00" and "%2F" stay as they are: a decoded NUL
- * would cut the string short ("/health%00.json" served as "/health"), and
- * routing is on the path's own separators, as in Express: "/api%2Fitems"
- * is one segment, not /api/items, so path rules in front of the service
- * (an ALB's, a WAF's) cannot be bypassed.
+ * Percent-decodes a query argument or a route parameter in place ("%41"
+ * -> "A") and returns its new length. "%00" stays as it is: a decoded NUL
+ * would cut the string short. "%2F" stays too (in a parameter it would
+ * make a separator that was not one).
  */
 size_t na_router_unescape(char *s);
 

@@ -201,7 +201,24 @@ class PathsAndCodingsTest(unittest.TestCase):
                 r = self.srv.get(path)
                 self.assertEqual(r.status, 404, r)
                 self.assertEqual(r.json()["error"]["status"], 404)
-        self.assertEqual(self.srv.get("/api/item%73/1").status, 200)  # other escapes decode
+
+    def test_routing_is_on_the_raw_path_as_in_express(self):
+        """Express matches routes on the path as it came (a literal segment never decodes), so
+        an escaped letter cannot reach a route that path rules in front (an ALB's, a WAF's)
+        were written for; it decodes the parameter only: /api/items/%31 is item 1."""
+        for path in ("/%61pi/items/1", "/api/item%73/1", "/api/items%2f1", "/%68ealth",
+                     "/api/%69nfo"):
+            with self.subTest(path=path):
+                r = self.srv.get(path)
+                self.assertEqual(r.status, 404, r)
+                self.assertEqual(r.json()["error"]["status"], 404)
+        r = self.srv.get("/api/items/%31")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["id"], 1)
+        # The query string still decodes, as Express's req.query does.
+        r = self.srv.get("/api/items?limit=%31")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["count"], 1)
 
     def test_unsupported_transfer_coding_is_501(self):
         for coding in (b"gzip", b"gzip, chunked", b"deflate", b"identity", b"chunked, gzip"):

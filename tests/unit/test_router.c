@@ -104,14 +104,34 @@ static void test_unescape(void **state)
     assert_int_equal(na_router_unescape(d), 1);
 }
 
+static void test_raw_path(void **state)
+{
+    struct na_match m;
+
+    (void)state;
+    /* Literal segments never decode, as in Express. */
+    na_router_match("/%61pi/items/1", false, &m);
+    assert_int_equal(m.route, NA_ROUTE_NONE);
+    na_router_match("/api/item%73", false, &m);
+    assert_int_equal(m.route, NA_ROUTE_NONE);
+    /* The parameter does. */
+    na_router_match("/api/items/%31%32", false, &m);
+    assert_int_equal(m.route, NA_ROUTE_ITEM);
+    assert_int_equal(m.param_len, 2);
+    assert_memory_equal(m.param, "12", 2);
+    /* But never into a separator or a NUL. */
+    na_router_match("/api/items/1%2F2", false, &m);
+    assert_int_equal(m.route, NA_ROUTE_ITEM);
+    assert_int_equal(m.param_len, 5);
+    assert_memory_equal(m.param, "1%2F2", 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tutorial_routes),
-        cmocka_unit_test(test_express_leniency),
-        cmocka_unit_test(test_params_and_loadtest_gate),
-        cmocka_unit_test(test_methods),
-        cmocka_unit_test(test_unescape),
+        cmocka_unit_test(test_raw_path),         cmocka_unit_test(test_tutorial_routes),
+        cmocka_unit_test(test_express_leniency), cmocka_unit_test(test_params_and_loadtest_gate),
+        cmocka_unit_test(test_methods),          cmocka_unit_test(test_unescape),
     };
 
     return RUN(tests);
