@@ -3,7 +3,10 @@
  */
 #include "na/reply.h"
 
+#include <microhttpd.h>
 #include <stdio.h>
+
+#include "na/reqid.h"
 
 void na_reply_reset(struct na_reply *r)
 {
@@ -86,4 +89,31 @@ void na_reply_store_error(struct na_reply *r, const struct na_store_call *call)
         na_reply_error(r, 500, call->detail[0] ? call->detail : "store error");
         break;
     }
+}
+
+size_t na_reply_raw(unsigned status, const char *message, const char *body, size_t body_len,
+                    const char *request_id, unsigned retry_after_s, bool head_only, char *out,
+                    size_t cap)
+{
+    char storage[NA_ENCODE_SMALL_MAX], retry[32] = "", id[NA_REQID_MAX + 32] = "";
+    struct na_buf b;
+    int n;
+
+    if (!body) {
+        na_buf_init(&b, storage, sizeof(storage));
+        na_encode_error(&b, status, message);
+        body = b.data;
+        body_len = b.len;
+    }
+    if (retry_after_s)
+        snprintf(retry, sizeof(retry), "Retry-After: %u\r\n", retry_after_s);
+    if (request_id)
+        snprintf(id, sizeof(id), "X-Request-Id: %s\r\n", request_id);
+    n = snprintf(out, cap,
+                 "HTTP/1.1 %u %s\r\nContent-Type: application/json; charset=utf-8\r\n"
+                 "Content-Length: %zu\r\n%s%sX-Content-Type-Options: nosniff\r\n"
+                 "Connection: close\r\n\r\n%.*s",
+                 status, MHD_get_reason_phrase_for(status), body_len, id, retry,
+                 head_only ? 0 : (int)body_len, body);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }

@@ -195,21 +195,13 @@ static void too_big(struct conn *c)
  */
 static enum MHD_Result answer_raw(struct conn *c, unsigned status, const char *message)
 {
-    char body[NA_ENCODE_SMALL_MAX], out[NA_ENCODE_SMALL_MAX + 512];
-    struct na_buf b;
-    int n;
+    char out[NA_ENCODE_SMALL_MAX + 512];
+    size_t n = na_reply_raw(status, message, NULL, 0, c->request_id, 0, false, out, sizeof(out));
 
-    na_buf_init(&b, body, sizeof(body));
-    na_encode_error(&b, status, message);
-    n = snprintf(out, sizeof(out),
-                 "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                 "X-Request-Id: %s\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n"
-                 "%s",
-                 status, MHD_get_reason_phrase_for(status), json_type, b.len, c->request_id, body);
-    if (c->fd >= 0 && n > 0 && (size_t)n < sizeof(out))
-        (void)!send(c->fd, out, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (c->fd >= 0 && n)
+        (void)!send(c->fd, out, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     c->status = status;
-    c->bytes = b.len;
+    c->bytes = n;
     c->answered_raw = true;
     na_conn_move(c, CONN_IN(CONN_READING), CONN_ANSWERED);
     set_deadline(c, 0);

@@ -21,6 +21,7 @@
 #include "na/budget.h"
 #include "na/clock.h"
 #include "na/log.h"
+#include "na/reply.h"
 
 /* How long the stop waits for cut-off requests to send their 503. */
 #define STOP_FLUSH_MS 1000
@@ -30,8 +31,6 @@
 #define EVICT_MAX 64u
 /* Candidates make_room() may pass over (a request waiting unread in them) before it gives up. */
 #define EVICT_SCAN 16u
-
-static const char json_type[] = "application/json; charset=utf-8";
 
 /* ---- connections -------------------------------------------------------- */
 
@@ -265,29 +264,38 @@ static bool asks_health(const char *head, size_t n)
 static size_t refusal(void *cls, const char *head, size_t n, char *out, size_t cap)
 {
     struct na_server *s = cls;
-    char storage[NA_ENCODE_SMALL_MAX];
+    char storage[NA_ENCODE_SMALL_MAX], msg[96];
     struct na_buf b;
-    unsigned status = 503;
-    bool head_only = n >= 5 && !memcmp(head, "HEAD ", 5);
-    int len;
+    unsigned status;
 
-    na_buf_init(&b, storage, sizeof(storage));
     if (asks_health(head, n)) {
+        na_buf_init(&b, storage, sizeof(storage));
         status = na_handle_health(s->app, &b);
-    } else {
-        char msg[96];
-
-        snprintf(msg, sizeof(msg), "too many connections (%u open), retry",
-                 s->cfg->budget.max_connections);
-        na_encode_error(&b, 503, msg);
-        head_only = false;
+        return na_reply_raw(status, NULL, b.data, b.len, NULL, status == 503 ? 1 : 0,
+                            n >= 5 && !memcmp(head, "HEAD ", 5), out, cap);
     }
-    len = snprintf(out, cap,
-                   "HTTP/1.1 %u %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
-                   "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n%s",
-                   status, MHD_get_reason_phrase_for(status), json_type, b.len,
-                   status == 503 ? "Retry-After: 1\r\n" : "", head_only ? "" : b.data);
-    return len > 0 && (size_t)len < cap ? (size_t)len : 0;
+    snprintf(msg, sizeof(msg), "too many connections (%u open), retry",
+             s->cfg->budget.max_connections);
+    return na_reply_raw(503, msg, NULL, 0, NULL, 1, false, out, cap);
+}
+
+/*
+ * Tells a connection past its headers or request deadline why it is
+ * closed, as Node does (408), rather than closing without a word. Called
+ * with the lock held, on a connection libmicrohttpd has no answer queued
+ * on; a request whose head completes at this very moment would see its
+ * answer fail on the closed socket, as it would with the close alone.
+ */
+static void send_timeout_answer(struct conn *c, bool headers)
+{
+    char out[NA_ENCODE_SMALL_MAX + 512];
+    size_t n = na_reply_raw(408,
+                            headers ? "request headers not received within HEADERS_TIMEOUT_S"
+                                    : "request not received within REQUEST_TIMEOUT_S",
+                            NULL, 0, NULL, 0, false, out, sizeof(out));
+
+    if (c->fd >= 0 && n)
+        (void)!send(c->fd, out, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 /*
@@ -311,6 +319,7 @@ static void tick(void *cls)
         if (!d || now < d || atomic_load_explicit(&c->cut, memory_order_relaxed))
             continue;
         if (conn_state(c) == CONN_IDLE) {
+            send_timeout_answer(c, true);
             s->cut_headers++;
         } else if (conn_state(c) == CONN_ANSWERED) {
             /*
@@ -325,6 +334,8 @@ static void tick(void *cls)
                 s->cut_unreset++;
             s->cut_sends++;
         } else {
+            if (conn_state(c) == CONN_READING || conn_state(c) == CONN_DROPPING)
+                send_timeout_answer(c, false);
             s->cut_requests++;
         }
         cut(c, SHUT_RDWR);

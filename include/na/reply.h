@@ -66,4 +66,17 @@ void na_reply_error(struct na_reply *r, unsigned status, const char *message);
  */
 void na_reply_store_error(struct na_reply *r, const struct na_store_call *call);
 
+/*
+ * Writes a whole HTTP/1.1 response into `out`, to be sent straight on a
+ * socket where libmicrohttpd cannot answer (a head too large for its pool,
+ * a connection over the limit, one past its deadline): `status` with the
+ * error shape for `message`, Connection: close, X-Request-Id when
+ * `request_id` is not NULL, Retry-After when `retry_after_s` is not 0, and
+ * the body unless `head_only`. `body`, when not NULL, replaces the error
+ * shape (a health answer). Returns its length, or 0 if it does not fit.
+ */
+size_t na_reply_raw(unsigned status, const char *message, const char *body, size_t body_len,
+                    const char *request_id, unsigned retry_after_s, bool head_only, char *out,
+                    size_t cap);
+
 #endif
