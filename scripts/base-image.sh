@@ -1,15 +1,15 @@
 #!/bin/sh
-# Makes the two base images the Dockerfile names, debian:bookworm and
-# debian:bookworm-slim, from Debian's mirror with debootstrap, for machines
-# that cannot pull from a registry (podman only). Does nothing when both
-# already exist, so the 30 s debootstrap runs once per machine.
+# Makes the base image the Dockerfile's build stage names, debian:bookworm,
+# from Debian's mirror with debootstrap, for machines that cannot pull from
+# a registry (podman only; the image itself is FROM scratch). Does nothing
+# when it already exists, so the 30 s debootstrap runs once per machine.
 #
 #   scripts/base-image.sh            DEBIAN_MIRROR overrides the mirror
 set -eu
 
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
-if podman image exists debian:bookworm && podman image exists debian:bookworm-slim; then
+if podman image exists debian:bookworm; then
     exit 0
 fi
 for tool in debootstrap podman; do
@@ -40,22 +40,4 @@ Dir::Cache::srcpkgcache "";
 CLEAN
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/*
 tar -C "$root" -c . | podman import -q --change 'CMD ["bash"]' - debian:bookworm >/dev/null
-
-# The slim variant, as Debian's own: no documentation, manuals or locales,
-# now or in packages installed later.
-cat >"$root/etc/dpkg/dpkg.cfg.d/docker" <<'EXCLUDES'
-path-exclude /usr/share/doc/*
-path-include /usr/share/doc/*/copyright
-path-exclude /usr/share/man/*
-path-exclude /usr/share/groff/*
-path-exclude /usr/share/info/*
-path-exclude /usr/share/lintian/*
-path-exclude /usr/share/linda/*
-path-exclude /usr/share/locale/*
-path-include /usr/share/locale/locale.alias
-EXCLUDES
-find "$root/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
-rm -rf "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/lintian/*
-find "$root/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} +
-tar -C "$root" -c . | podman import -q --change 'CMD ["bash"]' - debian:bookworm-slim >/dev/null
-echo "base-image: made debian:bookworm and debian:bookworm-slim"
+echo "base-image: made debian:bookworm"
