@@ -5,12 +5,15 @@
  * include/na/server.h.
  *
  * A connection's state changes on the libmicrohttpd thread that owns the
- * connection, and in one place elsewhere: a timer or store thread moves a
+ * connection, and in two places elsewhere: a timer or store thread moves a
  * parked request to READY (conn_resume()), after which libmicrohttpd's own
- * lock hands it back to the owning thread. The listener thread reads the
- * state and the deadline (both atomic) to enforce deadlines and make room;
- * it touches nothing else of a connection but its socket, with the list
- * lock held, which NOTIFY_CLOSED takes before libmicrohttpd closes it.
+ * lock hands it back to the owning thread; and the listener thread moves
+ * an IDLE connection to CUT (to make room, or past its headers deadline), by compare-and-swap, as
+ * the owning thread's IDLE -> READING at a request's head is too: exactly one wins, so a request
+ * either runs or is answered 503 unrun, never both. The listener thread reads the state and the
+ * deadlines (atomic) to enforce deadlines and make room; it touches nothing else of a connection
+ * but its socket, with the list lock held, which NOTIFY_CLOSED takes before libmicrohttpd closes
+ * it.
  */
 #ifndef NA_CONN_H
 #define NA_CONN_H
@@ -28,6 +31,9 @@
 #include "na/reqid.h"
 #include "na/timer.h"
 
+/* Candidates to make room gathered per sweep (100 ms): at most this many evictions per sweep. */
+#define NA_EVICT_CANDIDATES 256u
+
 struct conn;
 
 struct na_server {
@@ -40,15 +46,17 @@ struct na_server {
     atomic_uint evicting;         /* connections closed to make room, not yet gone */
 
     /*
-     * Every open connection, oldest first; and those that may still be
-     * closed to make room (never served, not cut), oldest first, from
-     * which make_room() unlinks the rest as it meets them: each leaves it
-     * once, so finding one costs the same however many are being served.
-     * Both under the lock.
+     * Every open connection, oldest first; and the candidates to close to
+     * make room, gathered by the sweep (which walks every connection each
+     * 100 ms anyway): connections idle for a second, those never served
+     * first, and popped by make_room(), so that finding one costs the same
+     * however many are being served. A connection that closes clears its
+     * slot. All under the lock.
      */
     pthread_mutex_t lock;
     struct conn *head, *tail;
-    struct conn *cand_head, *cand_tail;
+    struct conn *cands[NA_EVICT_CANDIDATES];
+    unsigned ncands, next_cand;
 
     /* The listener thread's counts, logged as they change. */
     unsigned long long cut_headers, cut_requests, cut_sends, evicted, logged_cuts;
@@ -67,25 +75,26 @@ enum conn_state {
     CONN_INLINE,   /* a store that does not block is answering on this thread */
     CONN_READY,    /* the deferred answer is in `reply`: on_request sends it */
     CONN_ANSWERED, /* the response is queued: deadline SEND_TIMEOUT_S */
+    CONN_CUT,      /* closed from IDLE by the listener (to make room: 503; at the headers
+                    * deadline: 408): nothing more runs on it */
 };
 
 /* Per-connection context: allocated at accept, reused by each request. */
 struct conn {
-    struct conn *prev, *next;           /* the server's list, under its lock */
-    struct conn *cand_prev, *cand_next; /* the candidates to make room, under the lock */
-    bool in_cand;                       /* in that list (under the lock) */
-    bool evicted;                       /* closed to make room: counted in `evicting` */
+    struct conn *prev, *next; /* the server's list, under its lock */
+    unsigned cand_slot;       /* 1 + its index in the server's cands; 0: none (the lock) */
+    bool evicted;             /* closed to make room: counted in `evicting` (the lock) */
     struct na_server *srv;
     struct MHD_Connection *mhd;
     int fd;          /* libmicrohttpd's socket; -1 if unknown */
     const char *uri; /* the request line's target, while it is parsed (the owning thread's) */
     char peer[INET6_ADDRSTRLEN];
     uint64_t accepted_ns;
-    uint64_t idle_since_ns;           /* accepted, or the last answer sent */
-    atomic_int state;                 /* enum conn_state */
-    atomic_uint_fast64_t deadline_ns; /* closed by the sweep once past it; 0: none */
-    atomic_uint served;               /* requests answered */
-    atomic_bool cut;                  /* closed by the sweep or to make room */
+    atomic_uint_fast64_t idle_since_ns; /* accepted, or the last answer sent */
+    atomic_int state;                   /* enum conn_state */
+    atomic_uint_fast64_t deadline_ns;   /* closed by the sweep once past it; 0: none */
+    atomic_uint served;                 /* requests answered */
+    atomic_bool cut;                    /* closed by the sweep or to make room */
 
     /* The current request; reset when it begins. */
     bool log_this;

@@ -9,6 +9,7 @@
  * body is read either closes the connection (when the body cannot be read
  * at all) or reads and drops the body, then answers, keeping it open.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -374,8 +375,9 @@ static enum MHD_Result request_begin(struct conn *c, const char *url, const char
     uint64_t length;
     char msg[160];
 
-    na_conn_move(c, CONN_IN(CONN_IDLE), CONN_READING);
-    set_deadline(c, c->idle_since_ns + (uint64_t)cfg->request_timeout_s * 1000000000u);
+    assert(conn_state(c) == CONN_READING); /* moved from IDLE by na_conn_on_request() */
+    set_deadline(c, atomic_load_explicit(&c->idle_since_ns, memory_order_relaxed) +
+                        (uint64_t)cfg->request_timeout_s * 1000000000u);
     c->started_ns = na_clock_ns();
     atomic_fetch_add_explicit(&s->app->in_flight, 1, memory_order_relaxed);
     c->log_this = na_access_sampled(cfg->access_log_ratio);
@@ -520,6 +522,20 @@ enum MHD_Result na_conn_on_request(void *cls, struct MHD_Connection *mc, const c
         c = ci ? ci->socket_context : NULL;
         if (!c)
             return MHD_NO; /* the context could not be allocated at accept */
+        {
+            int idle = CONN_IDLE;
+
+            /*
+             * The listener may have just closed it (CUT) to make room or past
+             * its deadline, and answered for it: then nothing of this request
+             * runs. One compare-and-swap decides, on both sides.
+             */
+            if (!atomic_compare_exchange_strong_explicit(
+                    &c->state, &idle, CONN_READING, memory_order_acq_rel, memory_order_acquire)) {
+                assert(idle == CONN_CUT);
+                return MHD_NO;
+            }
+        }
         *req_cls = c;
         return request_begin(c, url, method);
     }
@@ -532,6 +548,7 @@ enum MHD_Result na_conn_on_request(void *cls, struct MHD_Connection *mc, const c
     case CONN_READY:
         return respond(c);
     case CONN_IDLE:
+    case CONN_CUT:
     case CONN_PARKED:
     case CONN_INLINE:
     case CONN_ANSWERED:
@@ -574,7 +591,7 @@ void na_conn_on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
     body_release(c);
     /* Also from READING or DROPPING: the client went away mid-request. */
     now = na_clock_ns();
-    c->idle_since_ns = now;
+    atomic_store_explicit(&c->idle_since_ns, now, memory_order_relaxed);
     set_deadline(c, now + ((uint64_t)s->cfg->keepalive_timeout_s + s->cfg->headers_timeout_s) *
                               1000000000u);
     na_conn_move(c,

@@ -25,12 +25,10 @@
 
 /* How long the stop waits for cut-off requests to send their 503. */
 #define STOP_FLUSH_MS 1000
-/* A connection silent this long since its accept may be closed to make room. */
+/* A connection idle this long (since its accept or its last answer) may be closed to make room. */
 #define EVICT_AGE_MS 1000u
 /* Connections closed to make room and not yet gone, at most. */
 #define EVICT_MAX 64u
-/* Candidates make_room() may pass over (a request waiting unread in them) before it gives up. */
-#define EVICT_SCAN 16u
 
 /* ---- connections -------------------------------------------------------- */
 
@@ -66,30 +64,14 @@ static struct conn *conn_new(struct na_server *s, struct MHD_Connection *mc)
     strcpy(c->peer, "unknown");
     if (ai && ai->client_addr)
         format_peer(ai->client_addr, c->peer, sizeof(c->peer));
-    c->accepted_ns = c->idle_since_ns = now;
+    c->accepted_ns = now;
+    atomic_init(&c->idle_since_ns, now);
     atomic_init(&c->state, CONN_IDLE);
     /* The first request's head is due HEADERS_TIMEOUT_S after the connect, as in Node. */
     atomic_init(&c->deadline_ns, now + (uint64_t)s->cfg->headers_timeout_s * 1000000000u);
     atomic_init(&c->served, 0);
     atomic_init(&c->cut, false);
     return c;
-}
-
-/* Takes `c` out of the candidates to make room; with the lock held. */
-static void cand_unlink(struct na_server *s, struct conn *c)
-{
-    if (!c->in_cand)
-        return;
-    if (c->cand_prev)
-        c->cand_prev->cand_next = c->cand_next;
-    else
-        s->cand_head = c->cand_next;
-    if (c->cand_next)
-        c->cand_next->cand_prev = c->cand_prev;
-    else
-        s->cand_tail = c->cand_prev;
-    c->cand_prev = c->cand_next = NULL;
-    c->in_cand = false;
 }
 
 static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_context,
@@ -111,7 +93,8 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
                 c->next->prev = c->prev;
             else
                 s->tail = c->prev;
-            cand_unlink(s, c);
+            if (c->cand_slot)
+                s->cands[c->cand_slot - 1] = NULL;
             if (c->evicted)
                 atomic_fetch_sub_explicit(&s->evicting, 1, memory_order_relaxed);
             pthread_mutex_unlock(&s->lock);
@@ -130,13 +113,6 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
         else
             s->head = c;
         s->tail = c;
-        c->cand_prev = s->cand_tail;
-        if (s->cand_tail)
-            s->cand_tail->cand_next = c;
-        else
-            s->cand_head = c;
-        s->cand_tail = c;
-        c->in_cand = true;
         pthread_mutex_unlock(&s->lock);
     }
     *socket_context = c;
@@ -168,6 +144,21 @@ static bool room(void *cls)
            s->cfg->budget.max_connections;
 }
 
+/*
+ * Tells a connection closed from outside libmicrohttpd why (408 past a
+ * deadline, as Node does; 503 when closed to make room) rather than closing
+ * without a word. Called with the lock held, on a connection libmicrohttpd
+ * has no answer queued on.
+ */
+static void send_raw(struct conn *c, unsigned status, const char *message, unsigned retry_after_s)
+{
+    char out[NA_ENCODE_SMALL_MAX + 512];
+    size_t n = na_reply_raw(status, message, NULL, 0, NULL, retry_after_s, false, out, sizeof(out));
+
+    if (c->fd >= 0 && n)
+        (void)!send(c->fd, out, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 /* True when a request has arrived on `c`'s socket that libmicrohttpd has not read yet. */
 static bool has_unread(const struct conn *c)
 {
@@ -177,48 +168,79 @@ static bool has_unread(const struct conn *c)
 }
 
 /*
- * At the limit, a new connection may take the place of the oldest one that
- * has sent no request in the second since it connected: a slowloris, or a
- * client gone quiet, rather than one being served. Idle keep-alive
- * connections that have been served are never taken, nor one whose
- * request is waiting unread in its socket (a worker behind, not a silent
- * client). The cost is bounded: candidates that can no longer be taken
- * leave the list as they are met (once each), and at most EVICT_SCAN with a
- * request waiting are passed over.
+ * At the limit, a new connection whose head is in may take the place of
+ * one that has been idle for a second, as nginx reuses idle keep-alive
+ * connections: one that never sent a request first (a slowloris, a client
+ * gone quiet), else the one idle longest among those the sweep gathered. A
+ * connection with a request waiting unread in its socket is not idle. The
+ * one taken is answered 503 (Connection: close, Retry-After) before the
+ * close, and the compare-and-swap on its state means that a request its
+ * worker has just read does not run: the 503 is true, and a retry safe.
  */
 static bool make_room(void *cls)
 {
     struct na_server *s = cls;
     uint64_t now = na_clock_ns();
-    unsigned passed = 0;
     bool made = false;
 
     if (atomic_load_explicit(&s->evicting, memory_order_relaxed) >= EVICT_MAX)
         return false;
     pthread_mutex_lock(&s->lock);
-    for (struct conn *c = s->cand_head, *next; c && passed < EVICT_SCAN; c = next) {
-        next = c->cand_next;
-        if (now - c->accepted_ns < EVICT_AGE_MS * 1000000ull)
-            break; /* the list is in accept order: the rest are younger */
-        if (conn_state(c) != CONN_IDLE || atomic_load_explicit(&c->served, memory_order_relaxed) ||
-            atomic_load_explicit(&c->cut, memory_order_relaxed)) {
-            cand_unlink(s, c); /* being served, or going: never a candidate again */
-            continue;
-        }
-        if (has_unread(c)) {
-            passed++;
-            continue;
-        }
-        cand_unlink(s, c);
-        cut(c, SHUT_RD);
+    while (!made && s->next_cand < s->ncands) {
+        struct conn *c = s->cands[s->next_cand++];
+        int idle = CONN_IDLE;
+
+        if (!c)
+            continue; /* closed since the sweep */
+        c->cand_slot = 0;
+        if (atomic_load_explicit(&c->cut, memory_order_relaxed) ||
+            now - atomic_load_explicit(&c->idle_since_ns, memory_order_relaxed) <
+                EVICT_AGE_MS * 1000000ull ||
+            has_unread(c) ||
+            !atomic_compare_exchange_strong_explicit(&c->state, &idle, CONN_CUT,
+                                                     memory_order_acq_rel, memory_order_acquire))
+            continue; /* busy again since the sweep, or about to be */
+        send_raw(c, 503, "connection closed to make room for a new one (MAX_CONNECTIONS), retry",
+                 1);
+        cut(c, SHUT_RDWR);
         c->evicted = true;
         s->evicted++;
         atomic_fetch_add_explicit(&s->evicting, 1, memory_order_relaxed);
         made = true;
-        break;
     }
     pthread_mutex_unlock(&s->lock);
     return made;
+}
+
+/*
+ * Gathers the candidates to make room (with the lock held, in the sweep's
+ * walk): connections idle for a second, never served first, then served
+ * ones, both in accept order, NA_EVICT_CANDIDATES at most.
+ */
+static void gather(struct na_server *s, uint64_t now)
+{
+    struct conn *served[NA_EVICT_CANDIDATES];
+    unsigned n = 0, nserved = 0;
+
+    for (unsigned i = s->next_cand; i < s->ncands; i++)
+        if (s->cands[i])
+            s->cands[i]->cand_slot = 0;
+    for (struct conn *c = s->head; c && n < NA_EVICT_CANDIDATES; c = c->next) {
+        if (conn_state(c) != CONN_IDLE || atomic_load_explicit(&c->cut, memory_order_relaxed) ||
+            now - atomic_load_explicit(&c->idle_since_ns, memory_order_relaxed) <
+                EVICT_AGE_MS * 1000000ull)
+            continue;
+        if (!atomic_load_explicit(&c->served, memory_order_relaxed))
+            s->cands[n++] = c;
+        else if (nserved < NA_EVICT_CANDIDATES)
+            served[nserved++] = c;
+    }
+    for (unsigned i = 0; i < nserved && n < NA_EVICT_CANDIDATES; i++)
+        s->cands[n++] = served[i];
+    for (unsigned i = 0; i < n; i++)
+        s->cands[i]->cand_slot = i + 1;
+    s->ncands = n;
+    s->next_cand = 0;
 }
 
 static int admit(void *cls, int fd, const struct sockaddr *sa, socklen_t len)
@@ -280,25 +302,6 @@ static size_t refusal(void *cls, const char *head, size_t n, char *out, size_t c
 }
 
 /*
- * Tells a connection past its headers or request deadline why it is
- * closed, as Node does (408), rather than closing without a word. Called
- * with the lock held, on a connection libmicrohttpd has no answer queued
- * on; a request whose head completes at this very moment would see its
- * answer fail on the closed socket, as it would with the close alone.
- */
-static void send_timeout_answer(struct conn *c, bool headers)
-{
-    char out[NA_ENCODE_SMALL_MAX + 512];
-    size_t n = na_reply_raw(408,
-                            headers ? "request headers not received within HEADERS_TIMEOUT_S"
-                                    : "request not received within REQUEST_TIMEOUT_S",
-                            NULL, 0, NULL, 0, false, out, sizeof(out));
-
-    if (c->fd >= 0 && n)
-        (void)!send(c->fd, out, n, MSG_NOSIGNAL | MSG_DONTWAIT);
-}
-
-/*
  * Every 100 ms: closes connections past their deadline. A head must be in
  * HEADERS_TIMEOUT_S after the connect (the first request) or after
  * KEEPALIVE_TIMEOUT_S + HEADERS_TIMEOUT_S of quiet (later ones), its body
@@ -319,7 +322,13 @@ static void tick(void *cls)
         if (!d || now < d || atomic_load_explicit(&c->cut, memory_order_relaxed))
             continue;
         if (conn_state(c) == CONN_IDLE) {
-            send_timeout_answer(c, true);
+            int idle = CONN_IDLE;
+
+            /* As in make_room(): a head that completes at this very moment does not run. */
+            if (!atomic_compare_exchange_strong_explicit(
+                    &c->state, &idle, CONN_CUT, memory_order_acq_rel, memory_order_acquire))
+                continue;
+            send_raw(c, 408, "request headers not received within HEADERS_TIMEOUT_S", 0);
             s->cut_headers++;
         } else if (conn_state(c) == CONN_ANSWERED) {
             /*
@@ -335,11 +344,12 @@ static void tick(void *cls)
             s->cut_sends++;
         } else {
             if (conn_state(c) == CONN_READING || conn_state(c) == CONN_DROPPING)
-                send_timeout_answer(c, false);
+                send_raw(c, 408, "request not received within REQUEST_TIMEOUT_S", 0);
             s->cut_requests++;
         }
         cut(c, SHUT_RDWR);
     }
+    gather(s, now);
     cuts = s->cut_headers + s->cut_requests + s->cut_sends + s->evicted;
     pthread_mutex_unlock(&s->lock);
     if (cuts != s->logged_cuts) {

@@ -10,8 +10,9 @@
  * not, the listener waits (a second at most) for its request head, peeking
  * at it and leaving it in the socket: once the head is whole, the
  * connection has shown it is not silent, and the owner may make room for
- * it (closing one that never sent a request), in which case it goes to
- * libmicrohttpd, which reads the head itself. Otherwise the listener
+ * it (closing one idle for a second, as nginx reuses idle keep-alive
+ * connections), in which case it goes to libmicrohttpd, which reads the
+ * head itself. Otherwise the listener
  * answers it: `GET /health` with the owner's health answer (so a prober
  * always gets through), anything else with the owner's 503 and
  * Connection: close, and closes; a request with a body still coming is

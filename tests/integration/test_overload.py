@@ -62,11 +62,41 @@ def kernel_sockets(local_port, remote_port):
     return states
 
 
+class Busy:
+    """n keep-alive connections kept busy: each sends a request every 300 ms, so none is ever
+    idle for the second that would make it a candidate to close to make room. Every answer
+    is recorded."""
+
+    def __init__(self, port, n):
+        self.socks = served(port, n)
+        self.statuses = []
+        self.stop_ = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop_.wait(0.3):
+            for s in self.socks:
+                try:
+                    s.sendall(b"GET /api/info HTTP/1.1\r\nHost: x\r\n\r\n")
+                    self.statuses.append(read_response(s).status)
+                except OSError as e:
+                    self.statuses.append(repr(e))
+
+    def stop(self):
+        self.stop_.set()
+        self.thread.join(10)
+        for s in self.socks:
+            s.close()
+        return self.statuses
+
+
 class OverLimitTest(unittest.TestCase):
     def test_connections_over_the_limit_get_503_at_once(self):
         with Server({"MAX_CONNECTIONS": "50", "ACCESS_LOG": "off"}) as srv:
-            busy = served(srv.port, 50)  # the limit, every one served: none may be taken
+            busy = Busy(srv.port, 50)  # the limit, every one busy: none may be taken
             try:
+                time.sleep(1.5)  # a second and more since they connected
                 for _ in range(100):
                     t0 = time.monotonic()
                     s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
@@ -85,13 +115,43 @@ class OverLimitTest(unittest.TestCase):
                 s.close()
                 self.assertEqual(r.status, 200)
                 self.assertEqual(r.json()["status"], "healthy")
-                # The served ones are untouched.
-                for b in busy:
-                    b.sendall(b"GET /api/info HTTP/1.1\r\nHost: x\r\n\r\n")
-                    self.assertEqual(read_response(b).status, 200)
             finally:
-                for b in busy:
-                    b.close()
+                statuses = busy.stop()
+            # The busy ones are untouched.
+            self.assertGreater(len(statuses), 50)
+            self.assertEqual(set(statuses), {200})
+
+    def test_idle_keep_alive_connections_make_room(self):
+        """As nginx reuses idle keep-alive connections at its limit: 50 served connections idle
+        for over a second fill the limit, and 50 new clients each take the place of one (200).
+        Each one closed is told so (503, Connection: close, Retry-After) before the close,
+        never closed without a word, and none of the others is disturbed."""
+        with Server({"MAX_CONNECTIONS": "50", "ACCESS_LOG": "off"}) as srv:
+            idle = served(srv.port, 50)
+            fresh = []
+            try:
+                time.sleep(1.3)
+                statuses = []
+                for _ in range(50):  # each kept open: each needs a place of its own
+                    s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+                    fresh.append(s)
+                    s.sendall(b"GET /api/items HTTP/1.1\r\nHost: x\r\n\r\n")
+                    statuses.append(read_response(s).status)
+                self.assertEqual(statuses, [200] * 50)
+                for s in idle:
+                    s.settimeout(5)
+                    r = read_response(s)
+                    self.assertEqual(r.status, 503)
+                    self.assertEqual(r.header("Connection"), "close")
+                    self.assertEqual(r.header("Retry-After"), "1")
+                    self.assertIn("closed to make room", r.json()["error"]["message"])
+                    self.assertEqual(s.recv(100), b"")
+                for s in fresh:  # the newcomers are served on
+                    s.sendall(b"GET /api/info HTTP/1.1\r\nHost: x\r\n\r\n")
+                    self.assertEqual(read_response(s).status, 200)
+            finally:
+                for s in idle + fresh:
+                    s.close()
 
     def test_flood_over_the_limit_gets_answers_not_timeouts(self):
         """Ten times the limit in concurrent keep-alive clients: every request is answered,
