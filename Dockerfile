@@ -7,21 +7,46 @@
 #   docker build --build-arg GIT_SHA=$(git rev-parse --short HEAD) -t node-api .
 #   docker run --rm -p 3000:3000 --read-only --cap-drop ALL node-api
 
-FROM debian:bookworm AS build
-RUN apt-get update \
- && apt-get install -y --no-install-recommends gcc make pkg-config libc6-dev \
-        libmicrohttpd-dev libcjson-dev libbson-dev libpq-dev ca-certificates \
- && apt-get clean && rm -rf /var/lib/apt/lists/*
+# The build stage runs on the build machine's own platform and cross-compiles
+# for the image's (TARGETARCH, set by `build --platform`): an arm64 image
+# (Graviton) builds on amd64 without emulation.
+ARG BUILDPLATFORM
+FROM --platform=$BUILDPLATFORM debian:bookworm AS build
+ARG TARGETARCH=amd64
+RUN set -eu; \
+    native=$(dpkg --print-architecture); \
+    if [ "$TARGETARCH" = "$native" ]; then \
+        arch=""; tools="gcc"; \
+    else \
+        dpkg --add-architecture "$TARGETARCH"; arch=":$TARGETARCH"; \
+        case "$TARGETARCH" in \
+        arm64) tools="gcc-aarch64-linux-gnu" ;; \
+        amd64) tools="gcc-x86-64-linux-gnu" ;; \
+        *) echo "no cross compiler for $TARGETARCH" >&2; exit 1 ;; \
+        esac; \
+    fi; \
+    apt-get update; \
+    apt-get install -y --no-install-recommends make pkg-config binutils ca-certificates $tools \
+        libc6-dev$arch libmicrohttpd-dev$arch libcjson-dev$arch libbson-dev$arch libpq-dev$arch; \
+    apt-get clean; rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
 COPY scripts/deps.sh scripts/rootfs.sh scripts/
 COPY include include
 COPY src src
 ARG GIT_SHA=unknown
-RUN make WERROR=1 GIT_SHA="$GIT_SHA" \
- && strip build/node-api \
- && build/node-api --version \
- && scripts/rootfs.sh /rootfs build/node-api
+RUN set -eu; \
+    native=$(dpkg --print-architecture); \
+    case "$TARGETARCH" in \
+    "$native") triplet=$(gcc -dumpmachine); prefix="" ;; \
+    arm64) triplet=aarch64-linux-gnu; prefix="$triplet-" ;; \
+    amd64) triplet=x86_64-linux-gnu; prefix="$triplet-" ;; \
+    esac; \
+    PKG_CONFIG_LIBDIR="/usr/lib/$triplet/pkgconfig:/usr/share/pkgconfig" \
+        make WERROR=1 GIT_SHA="$GIT_SHA" CC="${prefix}gcc"; \
+    "${prefix}strip" build/node-api; \
+    if [ -z "$prefix" ]; then build/node-api --version; fi; \
+    scripts/rootfs.sh /rootfs build/node-api "/lib/$triplet" "/usr/lib/$triplet" /lib /usr/lib
 
 FROM scratch
 COPY --from=build /rootfs /

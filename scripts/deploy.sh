@@ -17,7 +17,7 @@
 #   IMAGE_TAG         default: <version>-<git sha>; refused if the tree has changes,
 #                     untracked files included
 #   PLATFORMS         the image's platforms, published as one manifest list
-#                                                      default linux/amd64
+#                                         default linux/amd64,linux/arm64
 #   CONTAINER_ENGINE  podman (default) or docker
 #   PUSH              engine (default): push with the engine; put-image: store the
 #                     manifests with `aws ecr put-image` only (where no registry is
@@ -54,7 +54,7 @@ AWS_REGION=${AWS_REGION:-${AWS_DEFAULT_REGION:-}}
 TASK_FAMILY=${TASK_FAMILY:-}
 ECR_REPOSITORY=${ECR_REPOSITORY:-node-api}
 ECS_CONTAINER=${ECS_CONTAINER:-node-api}
-PLATFORMS=${PLATFORMS:-linux/amd64}
+PLATFORMS=${PLATFORMS:-linux/amd64,linux/arm64}
 CONTAINER_ENGINE=${CONTAINER_ENGINE:-podman}
 PUSH=${PUSH:-engine}
 DEPLOY_TIMEOUT_S=${DEPLOY_TIMEOUT_S:-900}

@@ -3,7 +3,8 @@
 #
 # The tag defaults to node-api:<version>-<git sha>, immutable by
 # construction; PLATFORM (linux/amd64, the default, or linux/arm64) is the
-# image's, which the build stage compiles for. CONTAINER_ENGINE picks podman (the default) or docker; with
+# image's, which the build stage cross-compiles for (no emulation).
+# CONTAINER_ENGINE picks podman (the default) or docker; with
 # podman the base images are made locally first when missing (see
 # base-image.sh). PODMAN_RUNTIME (e.g. runc) is passed on to podman.
 set -eu
@@ -18,6 +19,14 @@ if [ "$engine" = podman ]; then
     scripts/base-image.sh
     set -- --runtime "${PODMAN_RUNTIME:-runc}"
     fmt="--format docker" # OCI images have no HEALTHCHECK
+    # Podman 4.3 does not set the platform arguments docker does: the build stage runs on
+    # this machine's platform and cross-compiles for the image's.
+    case $(uname -m) in
+    x86_64) native=amd64 ;;
+    aarch64) native=arm64 ;;
+    *) native=$(uname -m) ;;
+    esac
+    fmt="$fmt --build-arg BUILDPLATFORM=linux/$native --build-arg TARGETARCH=${platform#linux/}"
 else
     set --
     fmt=""
