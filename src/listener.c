@@ -45,6 +45,7 @@
 enum refused_state {
     REFUSED_WAITING,  /* head peeked until whole: admitted if room can be made, else answered */
     REFUSED_ANSWERED, /* answered and half-closed: reading and dropping what still comes */
+    REFUSED_GONE,     /* closed or admitted: freed after the batch of events in hand */
 };
 
 struct refused {
@@ -76,6 +77,7 @@ struct na_listener {
     atomic_bool stop, closing;
     atomic_bool closed; /* the thread has shut the socket: na_listener_close() waits for it */
     struct queue waiting, lingering; /* the thread's */
+    struct refused *graveyard;       /* gone, freed after the current batch (the thread's) */
     unsigned nrefused;
     atomic_ullong accepted, refused_n, dropped;
 };
@@ -209,12 +211,25 @@ int na_listener_family(const struct na_listener *l)
 
 /* ---- refusals ----------------------------------------------------------- */
 
+/*
+ * Frees `r` once the batch of events in hand is done: an event of its own
+ * may still be in it (ending the oldest to make room for a newcomer does
+ * that), and must find it marked gone rather than freed.
+ */
+static void bury(struct na_listener *l, struct refused *r)
+{
+    r->state = REFUSED_GONE;
+    r->fd = -1;
+    r->next = l->graveyard;
+    l->graveyard = r;
+}
+
 static void refused_close(struct na_listener *l, struct queue *q, struct refused *r)
 {
     unlink_from(q, r);
     epoll_ctl(l->ep, EPOLL_CTL_DEL, r->fd, NULL);
     close(r->fd);
-    free(r);
+    bury(l, r);
     l->nrefused--;
 }
 
@@ -284,7 +299,7 @@ static void refused_decide(struct na_listener *l, struct refused *r)
     epoll_ctl(l->ep, EPOLL_CTL_DEL, r->fd, NULL);
     l->nrefused--;
     l->ops.admit(l->ops.cls, r->fd, (struct sockaddr *)&r->addr, r->addrlen);
-    free(r);
+    bury(l, r);
 }
 
 /* Edge-triggered: each call reads (or peeks at) all there is. */
@@ -293,6 +308,8 @@ static void refused_io(struct na_listener *l, struct refused *r)
     char drop[4096];
     ssize_t n;
 
+    if (r->state == REFUSED_GONE)
+        return; /* ended earlier in this batch */
     if (r->state == REFUSED_WAITING) {
         n = recv(r->fd, r->head, sizeof(r->head), MSG_PEEK);
         if (n > 0) {
@@ -372,6 +389,16 @@ static void reclaim(struct na_listener *l)
         refused_answer(l, r, true);
 }
 
+static void free_buried(struct na_listener *l)
+{
+    while (l->graveyard) {
+        struct refused *r = l->graveyard;
+
+        l->graveyard = r->next;
+        free(r);
+    }
+}
+
 static void expire(struct na_listener *l, uint64_t now)
 {
     while (l->waiting.head && l->waiting.head->deadline_ns <= now)
@@ -406,11 +433,8 @@ static void accept_some(struct na_listener *l)
         struct sockaddr_storage ss;
         socklen_t sl = sizeof(ss);
         bool admit = l->ops.room(l->ops.cls);
-        int fd;
+        int fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-        if (!admit && l->nrefused >= l->o.refuse_max)
-            reclaim(l);
-        fd = accept4(l->fd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
                 /* Connects wait in the backlog meanwhile: try again shortly. */
@@ -424,10 +448,14 @@ static void accept_some(struct na_listener *l)
             return;
         }
         atomic_fetch_add_explicit(&l->accepted, 1, memory_order_relaxed);
-        if (admit)
+        if (admit) {
             l->ops.admit(l->ops.cls, fd, (struct sockaddr *)&ss, sl);
-        else
-            refuse(l, fd, &ss, sl);
+            continue;
+        }
+        /* Only for a connection in hand: ending one for nothing would be a refusal lost. */
+        if (l->nrefused >= l->o.refuse_max)
+            reclaim(l);
+        refuse(l, fd, &ss, sl);
     }
 }
 
@@ -478,6 +506,7 @@ static void *listener_main(void *arg)
         }
         now = na_clock_ns();
         expire(l, now);
+        free_buried(l);
         if (l->paused_until && now >= l->paused_until && !atomic_load(&l->closing)) {
             l->paused_until = 0;
             set_listening(l, true);
@@ -492,6 +521,7 @@ static void *listener_main(void *arg)
         refused_answer(l, l->waiting.head, true);
     while (l->lingering.head)
         refused_close(l, &l->lingering, l->lingering.head);
+    free_buried(l);
     return NULL;
 }
 

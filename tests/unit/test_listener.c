@@ -57,10 +57,20 @@ static size_t refusal(void *cls, const char *head, size_t n, char *out, size_t c
     return (size_t)snprintf(out, cap, "refused:%zu", n);
 }
 
+static atomic_bool hold_tick, in_tick;
+
+/* Holds the listener's thread while hold_tick is set: events pile up for its next batch. */
 static void tick(void *cls)
 {
+    struct timespec ms = {.tv_nsec = 1000000};
+
     (void)cls;
     atomic_fetch_add(&ticks, 1);
+    while (atomic_load(&hold_tick)) {
+        atomic_store(&in_tick, true); /* held, and known to be */
+        nanosleep(&ms, NULL);
+    }
+    atomic_store(&in_tick, false);
 }
 
 static struct na_listener *start(void)
@@ -199,6 +209,44 @@ static void test_full_refusals_end_the_oldest(void **state)
     na_listener_free(l);
 }
 
+/*
+ * A refusal ended to make room while an event of its own is pending in the
+ * same batch (it has just sent its head): the event must not touch it (a
+ * use after free, which the sanitized build of this test reports).
+ */
+static void test_refusal_ended_with_its_event_pending(void **state)
+{
+    struct na_listener *l;
+    struct timespec ms = {.tv_nsec = 1000000};
+    char buf[128];
+    int silent[4], fd;
+
+    (void)state;
+    atomic_store(&has_room, false);
+    l = start(); /* refuse_max 4 */
+    for (int i = 0; i < 4; i++)
+        silent[i] = dial(l);
+    nanosleep(&(struct timespec){.tv_nsec = 50000000}, NULL);
+    /* Hold the thread in its tick; then a newcomer first, the four heads after it. */
+    atomic_store(&hold_tick, true);
+    while (!atomic_load(&in_tick))
+        nanosleep(&ms, NULL);
+    fd = dial(l);
+    for (int i = 0; i < 4; i++)
+        (void)!write(silent[i], "GET /s HTTP/1.1\r\n\r\n", 19);
+    (void)!write(fd, "GET /n HTTP/1.1\r\n\r\n", 19);
+    atomic_store(&hold_tick, false);
+    read_all(fd, buf, sizeof(buf));
+    assert_string_equal(buf, "refused:19");
+    close(fd);
+    for (int i = 0; i < 4; i++) {
+        read_all(silent[i], buf, sizeof(buf));
+        assert_string_equal(buf, "refused:19"); /* each answered on its own head */
+        close(silent[i]);
+    }
+    na_listener_free(l);
+}
+
 static void test_close_refuses_connects(void **state)
 {
     struct na_listener *l;
@@ -221,6 +269,7 @@ int main(void)
         cmocka_unit_test(test_admit_and_refuse),
         cmocka_unit_test(test_a_place_only_for_a_head),
         cmocka_unit_test(test_full_refusals_end_the_oldest),
+        cmocka_unit_test(test_refusal_ended_with_its_event_pending),
         cmocka_unit_test(test_close_refuses_connects),
     };
 
