@@ -164,6 +164,88 @@ class ImageTest(unittest.TestCase):
         finally:
             podman("rm", "-f", name, check=False)
 
+    def test_postgres_over_verified_tls(self):
+        """libpq in the image from scratch reaches PostgreSQL over TLS with the server's
+        certificate verified (sslmode=verify-full) against a CA bundle mounted into the
+        container, as for RDS; the server accepts only TLS from the service's role, and a
+        wrong CA is refused with the reason logged."""
+        import tempfile
+        sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+        import pg
+        db = pg.Postgres()
+        certs = tempfile.mkdtemp(prefix="node-api-tls-")
+        self.addCleanup(db.destroy)
+
+        def ssl(*args):
+            subprocess.run(["openssl", *args], cwd=certs, check=True, capture_output=True)
+
+        for ca in ("ca", "other-ca"):
+            ssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                f"/CN={ca}", "-keyout", f"{ca}.key", "-out", f"{ca}.pem")
+        ssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout",
+            "server.key", "-out", "server.csr")
+        with open(os.path.join(certs, "san.ext"), "w") as f:
+            f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+        ssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out", "server.crt")
+        for name in ("server.crt", "server.key"):
+            dest = os.path.join(db.data, name)
+            with open(os.path.join(certs, name), "rb") as src, open(dest, "wb") as out:
+                out.write(src.read())
+            os.chmod(dest, 0o600)
+            if db.root:
+                import shutil
+                shutil.chown(dest, "postgres", "postgres")
+        os.chmod(certs, 0o755)
+        for name in ("ca.pem", "other-ca.pem"):
+            os.chmod(os.path.join(certs, name), 0o644)
+        hba = os.path.join(db.data, "pg_hba.conf")
+        with open(hba) as f:
+            lines = f.read().splitlines()
+        with open(hba, "w") as f:  # TCP only with TLS
+            f.write("\n".join(l.replace("host ", "hostssl ", 1) if l.startswith("host ") else l
+                              for l in lines) + "\n")
+        db.psql("ALTER SYSTEM SET ssl = on", db="postgres")
+        db.psql("SELECT pg_reload_conf()", db="postgres")
+        time.sleep(0.5)
+
+        def run(ca):
+            port = free_port()
+            name = f"node-api-tls-{os.getpid()}-{ca}"
+            url = (f"postgresql://app:{pg.PASSWORD}@localhost:{db.port}/nodeapi"
+                   f"?sslmode=verify-full&sslrootcert=/certs/{ca}.pem")
+            podman("run", "-d", "--name", name, "--network", "host", "--read-only",
+                   "--cap-drop", "ALL", *ULIMITS, "-v", f"{certs}/{ca}.pem:/certs/{ca}.pem:ro",
+                   "-e", f"PORT={port}", "-e", "HOST=127.0.0.1", "-e", f"DATABASE_URL={url}",
+                   IMAGE)
+            self.addCleanup(podman, "rm", "-f", name, check=False)
+            return name, port
+
+        name, port = run("ca")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, _, body = http(port, "/health/detailed")
+                if status == 200 or time.monotonic() > deadline:
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.2)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body)["checks"]["database"]["status"], "pass")
+        self.assertEqual(db.psql("SELECT bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity"
+                                 " a USING (pid) WHERE a.usename = 'app'", db="postgres"),
+                         [["t"]])
+
+        bad, bad_port = run("other-ca")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and "certificate verify failed" not in \
+                podman("logs", bad).stdout:
+            time.sleep(0.2)
+        self.assertIn("certificate verify failed", podman("logs", bad).stdout)
+        self.assertEqual(http(bad_port, "/health/detailed")[0], 503)
+
 
 if __name__ == "__main__":
     unittest.main()
