@@ -115,9 +115,11 @@ integration: $(BUILD)/node-api
 	    $(PYTHON) -m unittest discover \
 	    -s tests/integration -p 'test_*.py' -v
 
+# The deploy tools' interpreter (scripts/deploy-env.sh), with its commands first on PATH.
 deploy-test:
-	$(PYTHON) scripts/check_deploy.py
-	$(PYTHON) -m unittest discover -s tests/deploy -p 'test_*.py' -v
+	@py=$$(scripts/deploy-env.sh) && export PATH="$$(dirname "$$py"):$$PATH" && \
+	 "$$py" scripts/check_deploy.py && \
+	 "$$py" -m unittest discover -s tests/deploy -p 'test_*.py' -v
 
 container-test:
 	$(PYTHON) -m unittest discover -s tests/container -p 'test_*.py' -v

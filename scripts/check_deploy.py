@@ -17,7 +17,12 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from deploycheck import main  # noqa: E402
+try:
+    from deploycheck import main  # noqa: E402
+except ModuleNotFoundError as e:  # a fresh machine: say what is missing, not a traceback
+    print(f"check_deploy: missing the Python module {e.name}: run `make deps`, or see "
+          "scripts/deploy-env.sh", file=sys.stderr)
+    sys.exit(2)
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv))

@@ -7,8 +7,11 @@
 #                           and npm: looked for, not installed, as they often come from
 #                           elsewhere than Debian)
 #
-# The deploy tests also need the AWS CLI, cfn-lint and moto (moto_server),
-# which come from PyPI, not Debian: they are looked for, not installed.
+# The deploy tests also need the AWS CLI, botocore, cfn-lint and moto
+# (moto_server): the machine's own when it has them, else Debian's awscli and
+# python3-botocore, and cfn-lint and moto from PyPI in build/deploy-venv
+# (scripts/deploy-env.sh); without the package index, one line names what is
+# missing.
 #
 # Idempotent and quick when everything is present: one dpkg-query call.
 # Runs apt-get as root, through sudo otherwise.
@@ -41,13 +44,22 @@ if [ "${1:-test}" = bench ]; then
             echo "deps: $tool not found: the benchmark's reference apps need Node.js 20 and npm" >&2
     done
 fi
+# The deploy tests' Python tools: the machine's own when it has them all, else Debian's awscli
+# and python3-botocore with cfn-lint and moto in a virtual environment (scripts/deploy-env.sh).
+deploy_tools=""
 if [ "${1:-test}" = test ] || [ "${1:-test}" = bench ]; then
-    for tool in aws cfn-lint moto_server; do
-        command -v "$tool" >/dev/null 2>&1 ||
-            echo "deps: $tool not found: the deploy tests need it (pip install awscli cfn-lint 'moto[server]')" >&2
-    done
+    if ! "$(dirname "$0")/deploy-env.sh" >/dev/null 2>&1; then
+        deploy_tools="awscli python3-botocore python3-venv python3-pip"
+        for p in $deploy_tools; do
+            dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+                missing="$missing $p"
+        done
+    fi
 fi
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then
+    [ -z "$deploy_tools" ] || "$(dirname "$0")/deploy-env.sh" >/dev/null
+    exit 0
+fi
 
 if [ "$(id -u)" = 0 ]; then
     sudo=""
@@ -66,3 +78,4 @@ if ! $sudo apt-get install -y --no-install-recommends $missing; then
     $sudo apt-get update
     $sudo apt-get install -y --no-install-recommends $missing
 fi
+[ -z "$deploy_tools" ] || "$(dirname "$0")/deploy-env.sh" >/dev/null
