@@ -48,6 +48,25 @@ RUN set -eu; \
     if [ -z "$prefix" ]; then build/node-api --version; fi; \
     scripts/rootfs.sh /rootfs build/node-api "/lib/$triplet" "/usr/lib/$triplet" /lib /usr/lib
 
+# `build --target unit`: the unit tests, compiled as the image's binary is and run on its
+# platform (under qemu-user when that is another one): the code the image ships, tested there.
+FROM build AS unit
+ARG TARGETARCH=amd64
+COPY tests/unit tests/unit
+RUN set -eu; \
+    native=$(dpkg --print-architecture); \
+    apt-get update; \
+    case "$TARGETARCH" in \
+    "$native") triplet=$(gcc -dumpmachine); prefix=""; runner=""; pkgs="libcmocka-dev" ;; \
+    arm64) triplet=aarch64-linux-gnu; prefix="$triplet-"; runner=qemu-aarch64-static; \
+           pkgs="libcmocka-dev:arm64 qemu-user-static" ;; \
+    amd64) triplet=x86_64-linux-gnu; prefix="$triplet-"; runner=qemu-x86_64-static; \
+           pkgs="libcmocka-dev:amd64 qemu-user-static" ;; \
+    esac; \
+    apt-get install -y --no-install-recommends $pkgs; \
+    PKG_CONFIG_LIBDIR="/usr/lib/$triplet/pkgconfig:/usr/share/pkgconfig" \
+        make unit WERROR=1 CC="${prefix}gcc" UNIT_RUNNER="$runner"
+
 FROM scratch
 COPY --from=build /rootfs /
 ENV NODE_ENV=production PORT=3000 HOST=0.0.0.0

@@ -106,8 +106,10 @@ ifeq ($(SANITIZE),)
 	@$(MAKE) --no-print-directory container-test
 endif
 
+# UNIT_RUNNER runs each (qemu-aarch64-static for a cross-compiled build: the image's unit stage).
 unit: $(UNIT_BINS)
-	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t$(if $(UNIT_RUNNER), (under $(UNIT_RUNNER)))"; \
+	    $(UNIT_RUNNER) $$t; done
 
 # Tests of memory bounds skip a sanitized binary: ASan's own memory is outside the plan.
 integration: $(BUILD)/node-api

@@ -7,6 +7,8 @@
 # CONTAINER_ENGINE picks podman (the default) or docker; with
 # podman the base images are made locally first when missing (see
 # base-image.sh). PODMAN_RUNTIME (e.g. runc) is passed on to podman.
+# IMAGE_TARGET=unit builds the Dockerfile's unit stage instead: the unit
+# tests, compiled for PLATFORM and run there (under qemu-user for another).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -34,5 +36,5 @@ fi
 # Host networking: the build stage's apt reaches the mirror the host reaches.
 # shellcheck disable=SC2086
 "$engine" "$@" build $fmt --platform "$platform" --network host --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 \
-    --build-arg GIT_SHA="$sha" -t "$tag" .
+    ${IMAGE_TARGET:+--target "$IMAGE_TARGET"} --build-arg GIT_SHA="$sha" -t "$tag" .
 echo "$tag"

@@ -67,6 +67,19 @@ class Arm64Test(unittest.TestCase):
         for path in elves:
             self.assertEqual(machine(path), "AArch64", path)
 
+    def test_unit_tests_pass_on_arm64(self):
+        """The Dockerfile's unit stage: the unit tests cross-compiled as the binary is, and
+        run under qemu-aarch64-static in the build; the build fails if any test does."""
+        p = subprocess.run([os.path.join(ROOT, "scripts", "image.sh"), "node-api:test-unit-arm64",
+                            "linux/arm64"], cwd=ROOT, capture_output=True, text=True,
+                           timeout=1800, env={**os.environ, "IMAGE_TARGET": "unit"})
+        self.assertEqual(p.returncode, 0, p.stdout[-3000:] + p.stderr[-3000:])
+        ran = [l for l in p.stdout.splitlines() if l.startswith("== build/tests/")]
+        units = [f for f in os.listdir(os.path.join(ROOT, "tests", "unit")) if f.startswith("test_")]
+        self.assertEqual(len(ran), len(units), ran)
+        for line in ran:
+            self.assertTrue(line.endswith("(under qemu-aarch64-static)"), line)
+
     def test_it_serves_and_drains_under_qemu(self):
         port = free_port()
         env = {"PORT": str(port), "HOST": "127.0.0.1", "API_KEY": "k",
