@@ -298,7 +298,8 @@ static size_t refusal(void *cls, const char *head, size_t n, char *out, size_t c
     }
     snprintf(msg, sizeof(msg), "too many connections (%u open), retry",
              s->cfg->budget.max_connections);
-    return na_reply_raw(503, msg, NULL, 0, NULL, 1, false, out, cap);
+    /* HEAD: the same head, no body (RFC 9110 9.3.2). */
+    return na_reply_raw(503, msg, NULL, 0, NULL, 1, n >= 5 && !memcmp(head, "HEAD ", 5), out, cap);
 }
 
 /*

@@ -108,6 +108,20 @@ class OverLimitTest(unittest.TestCase):
                     self.assertEqual(r.header("Connection"), "close")
                     self.assertEqual(r.header("Retry-After"), "1")
                     self.assertIn("too many connections", r.json()["error"]["message"])
+                # HEAD gets the same head and no body (RFC 9110 9.3.2), over the limit too.
+                s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+                s.sendall(b"HEAD /api/items/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+                raw = b""
+                while True:
+                    chunk = s.recv(4096)
+                    if not chunk:
+                        break
+                    raw += chunk
+                s.close()
+                head, _, rest = raw.partition(b"\r\n\r\n")
+                self.assertTrue(head.startswith(b"HTTP/1.1 503 "), raw)
+                self.assertIn(b"Content-Length: ", head)
+                self.assertEqual(rest, b"")
                 # The load balancer's check still gets the real answer.
                 s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
                 s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
