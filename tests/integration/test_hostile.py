@@ -193,6 +193,10 @@ class HostileTest(unittest.TestCase):
             sel.close()
             self.assertTrue(1 <= len(closed) <= log["closed_to_make_room"], (closed, log))
             self.assertLess(max(closed), 200, closed)
+            # Told why before the close, as every connection closed to make room is.
+            r = read_response(socks[closed[0]])
+            self.assertEqual((r.status, r.headers["connection"]), (503, "close"))
+            self.assertIn("closed to make room", r.json()["error"]["message"])
             self.assertEqual(socks[closed[0]].recv(100), b"")
         finally:
             for s in socks:
