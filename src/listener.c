@@ -31,7 +31,7 @@
 #include "na/log.h"
 
 #define TICK_MS      100u
-#define WAIT_MS      1000u /* for a refused connection's request line */
+#define WAIT_MS      1000u /* for a refused connection's request line, unless wait_ms says */
 #define LINGER_MS    500u  /* reading and dropping after the answer */
 #define LINGER_MAX   65536u
 #define ACCEPT_BURST 64
@@ -265,12 +265,14 @@ static void refused_answer(struct na_listener *l, struct refused *r, bool now)
     assert(r->state == REFUSED_WAITING);
     if (r->got)
         (void)!recv(r->fd, r->head, r->got, MSG_DONTWAIT);
+    /* Counted before the client can see its answer: whoever reads the stats after it
+       has been answered (a test, a scrape) finds it there. */
+    atomic_fetch_add_explicit(&l->refused_n, 1, memory_order_relaxed);
     /* A fresh socket's buffer takes these few hundred bytes at once. */
     if (n)
         (void)!send(r->fd, out, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     shutdown(r->fd, SHUT_WR);
     r->state = REFUSED_ANSWERED;
-    atomic_fetch_add_explicit(&l->refused_n, 1, memory_order_relaxed);
     unlink_from(&l->waiting, r);
     r->deadline_ns = na_clock_after_ms(LINGER_MS);
     push(&l->lingering, r);
@@ -348,7 +350,7 @@ static void refuse(struct na_listener *l, int fd, const struct sockaddr_storage 
     r->state = REFUSED_WAITING;
     r->addr = *ss;
     r->addrlen = sl;
-    r->deadline_ns = na_clock_after_ms(WAIT_MS);
+    r->deadline_ns = na_clock_after_ms(l->o.wait_ms ? l->o.wait_ms : WAIT_MS);
     ev.data.ptr = r;
     if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev)) {
         close(fd);

@@ -63,6 +63,7 @@ struct na_listener_options {
     unsigned port;      /* 0: any free port */
     int sndbuf, rcvbuf; /* SO_SNDBUF and SO_RCVBUF of every connection; 0: the kernel's */
     unsigned refuse_max;
+    unsigned wait_ms; /* a refused connection's wait for its head; 0: 1000 */
 };
 
 /* What the listener did, since it started. */
