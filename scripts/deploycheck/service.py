@@ -26,6 +26,57 @@ def check_cluster(m, report):
                                      "memory metrics: set containerInsights to enabled")
 
 
+def check_strategy(m, strategy, where, report):
+    """A capacity-provider strategy as CreateService takes it, and as Fargate Spot runs it."""
+    if not strategy:
+        return
+    providers = [s.get("capacityProvider") for s in strategy]
+    for p in providers:
+        if p not in ("FARGATE", "FARGATE_SPOT"):
+            report.add(where, "capacity", f"capacity provider {p!r}: write FARGATE or FARGATE_SPOT")
+    for p in sorted({p for p in providers if providers.count(p) > 1}, key=str):
+        report.add(where, "capacity", f"{p} appears twice in capacityProviderStrategy: "
+                                      "ECS refuses it: one entry per provider")
+    weights = [as_int(s.get("weight")) or 0 for s in strategy]
+    for w in weights:
+        if not 0 <= w <= 1000:
+            report.add(where, "capacity", f"weight {w} is outside 0..1000, which ECS accepts")
+    if not any(w > 0 for w in weights):
+        report.add(where, "capacity", "every weight is 0: ECS places no task beyond the base: "
+                                      "give one provider a weight of 1 or more")
+    bases = [as_int(s.get("base")) or 0 for s in strategy]
+    for b in bases:
+        if not 0 <= b <= 100000:
+            report.add(where, "capacity", f"base {b} is outside 0..100000, which ECS accepts")
+    if sum(1 for b in bases if b) > 1:
+        report.add(where, "capacity", "a base on more than one provider: ECS refuses it: "
+                                      "put the base on FARGATE only")
+    if "FARGATE_SPOT" in providers:
+        base = sum(as_int(s.get("base")) or 0 for s in strategy if s.get("capacityProvider") == "FARGATE")
+        if base < 1:
+            report.add(where, "capacity", "FARGATE_SPOT without an on-demand base: one Spot "
+                                          "reclaim can stop every task: give FARGATE a base of 1 "
+                                          "or more")
+        spot_base = sum(as_int(s.get("base")) or 0 for s in strategy
+                        if s.get("capacityProvider") == "FARGATE_SPOT")
+        if spot_base:
+            report.add(where, "capacity", "a base on FARGATE_SPOT: put the base on FARGATE")
+        td = m.get("taskdef") or {}
+        arch = (td.get("runtimePlatform") or {}).get("cpuArchitecture", "X86_64")
+        if arch != "X86_64":
+            report.add(where, "capacity", f"FARGATE_SPOT runs X86_64 tasks only, and the task "
+                                          f"definition's cpuArchitecture is {arch}: run "
+                                          "X86_64 or drop FARGATE_SPOT")
+    # ECS places a service's tasks only on providers associated with its cluster.
+    cl = m.get("cluster") or {}
+    missing = [p for p in dict.fromkeys(providers) if p not in (cl.get("capacityProviders") or [])]
+    if m.get("cluster") is not None and missing:
+        report.add(m["files"]["cluster"], "capacity",
+                   f"the cluster does not offer {', '.join(map(str, missing))}, which the "
+                   f"service's capacityProviderStrategy uses: list them in capacityProviders "
+                   "(or put-cluster-capacity-providers on an existing cluster)")
+
+
 def check_service(m, c, report):
     svc, where = m["service"], m["files"]["service"]
     if not svc:
@@ -39,25 +90,7 @@ def check_service(m, c, report):
                                      "by ECS: keep capacityProviderStrategy, drop launchType")
     elif not strategy and svc.get("launchType") != "FARGATE":
         report.add(where, "service", "launchType must be FARGATE")
-    providers = [s.get("capacityProvider") for s in strategy]
-    for p in providers:
-        if p not in ("FARGATE", "FARGATE_SPOT"):
-            report.add(where, "capacity", f"capacity provider {p!r}: write FARGATE or FARGATE_SPOT")
-    if "FARGATE_SPOT" in providers:
-        base = sum(as_int(s.get("base")) or 0 for s in strategy if s.get("capacityProvider") == "FARGATE")
-        if base < 1:
-            report.add(where, "capacity", "FARGATE_SPOT without an on-demand base: one Spot "
-                                          "reclaim can stop every task: give FARGATE a base of 1 "
-                                          "or more")
-        spot_base = sum(as_int(s.get("base")) or 0 for s in strategy
-                        if s.get("capacityProvider") == "FARGATE_SPOT")
-        if spot_base:
-            report.add(where, "capacity", "a base on FARGATE_SPOT: put the base on FARGATE")
-        cl = m.get("cluster") or {}
-        if cl.get("capacityProviders") is not None and \
-                not set(providers) <= set(cl["capacityProviders"] or []):
-            report.add(m["files"]["cluster"], "capacity",
-                       f"the cluster does not offer {', '.join(providers)}: associate them")
+    check_strategy(m, strategy, where, report)
     if net.get("assignPublicIp") != "DISABLED":
         report.add(where, "service", "tasks must get no public IP (assignPublicIp DISABLED)")
     if cb.get("enable") is not True or cb.get("rollback") is not True:

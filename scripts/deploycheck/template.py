@@ -283,7 +283,8 @@ def _branches(ev, v):
 
 def scenarios(template):
     """(label, parameter overrides) to evaluate the template with: those its parameters'
-    AllowedPattern accept, as CloudFormation refuses the others before it starts."""
+    AllowedPattern and its Rules accept, as CloudFormation refuses the others before it
+    starts."""
     params = template.get("Parameters") or {}
     out = [("", {})]
     if "CertificateArn" in params:
@@ -293,15 +294,25 @@ def scenarios(template):
         out.append(("with a full ApiKeySecretArn", {"ApiKeySecretArn": arn + "-AbCdEf"}))
     if "ApiKeyJsonKey" in params:
         out.append(("with an ApiKeyJsonKey", {"ApiKeyJsonKey": "token"}))
+    choices = []
     for name, p in params.items():
         allowed = [str(x) for x in p.get("AllowedValues", [])]
         if name in ("Cpu", "Memory", "LogRetentionDays") or len(allowed) > 4:
             continue
         for v in allowed:
             if v != str(p.get("Default")):
-                out.append((f"with {name} {v}", {name: v}))
-    return [(label, o) for label, o in out if all(allowed_by(params.get(k, {}), v)
-                                                  for k, v in o.items())]
+                choices.append((name, v))
+    # Each choice alone, and every two together (ARM64 with Spot, say): a combination the
+    # Rules do not refuse is one CloudFormation would deploy.
+    for i, (name, v) in enumerate(choices):
+        out.append((f"with {name} {v}", {name: v}))
+        for other, w in choices[i + 1:]:
+            if other != name:
+                out.append((f"with {name} {v} and {other} {w}", {name: v, other: w}))
+    rules = (template.get("Rules") or {}).values()
+    return [(label, o) for label, o in out
+            if all(allowed_by(params.get(k, {}), v) for k, v in o.items())
+            and all(Evaluator(template, o).rule_holds(r) for r in rules)]
 
 
 def allowed_by(param, value):

@@ -201,6 +201,46 @@ VALID = [
 ]
 
 
+def on_spot(strategy=None):
+    """service.json moved from launchType to a capacity-provider strategy (Spot by default)."""
+    def go(d):
+        d.pop("launchType", None)
+        d["capacityProviderStrategy"] = strategy if strategy is not None else [
+            {"capacityProvider": "FARGATE", "base": 1, "weight": 1},
+            {"capacityProvider": "FARGATE_SPOT", "weight": 3}]
+    return go
+
+
+def cluster_offers(*providers):
+    return lambda d: d.update(capacityProviders=list(providers))
+
+
+# Breakages that take more than one file: ({file: how to break it}, words the message must contain).
+SPOT_BREAKAGES = [
+    # The README's recipe for Spot on deploy/cli, on a cluster that does not offer it: ECS
+    # refuses the service ("capacity provider is not associated with the cluster").
+    ({"service.json": on_spot(), "cluster.json": lambda d: d.pop("capacityProviders", None)},
+     "the cluster does not offer FARGATE, FARGATE_SPOT"),
+    ({"service.json": on_spot(), "cluster.json": cluster_offers("FARGATE")},
+     "the cluster does not offer FARGATE_SPOT"),
+    # Fargate Spot runs X86_64 tasks only.
+    ({"service.json": on_spot(), "task-definition.json": lambda d: d["runtimePlatform"].update(
+        cpuArchitecture="ARM64")}, "FARGATE_SPOT runs X86_64 tasks only"),
+    ({"service.json": on_spot([{"capacityProvider": "FARGATE", "base": 2, "weight": 0},
+                               {"capacityProvider": "FARGATE_SPOT", "weight": 0}])},
+     "every weight is 0"),
+    ({"service.json": on_spot([{"capacityProvider": "FARGATE", "base": 1, "weight": 1},
+                               {"capacityProvider": "FARGATE", "weight": 3}])},
+     "FARGATE appears twice"),
+    ({"service.json": on_spot([{"capacityProvider": "FARGATE", "base": 1, "weight": 1},
+                               {"capacityProvider": "FARGATE_SPOT", "weight": 1001}])},
+     "weight 1001 is outside 0..1000"),
+    ({"service.json": on_spot([{"capacityProvider": "FARGATE", "base": 100001, "weight": 1},
+                               {"capacityProvider": "FARGATE_SPOT", "weight": 3}])},
+     "base 100001 is outside 0..100000"),
+]
+
+
 class CheckDeployTest(unittest.TestCase):
     def test_real_artifacts_are_clean(self):
         rc, out = check(DEPLOY)
@@ -297,6 +337,51 @@ class CheckDeployTest(unittest.TestCase):
                 self.assertEqual(rc, 1, out)
                 self.assertIn("cloudformation.yaml", out)
                 self.assertIn(says, out)
+
+    def test_capacity_provider_rules(self):
+        for breaks, says in SPOT_BREAKAGES:
+            with self.subTest(says=says), tempfile.TemporaryDirectory() as tmp:
+                shutil.copytree(DEPLOY, tmp, dirs_exist_ok=True)
+                for name, breakage in breaks.items():
+                    path = os.path.join(tmp, "cli", name)
+                    with open(path) as f:
+                        doc = json.load(f)
+                    breakage(doc)
+                    with open(path, "w") as f:
+                        json.dump(doc, f)
+                rc, out = check(tmp)
+                self.assertEqual(rc, 1, out)
+                self.assertIn(says, out)
+
+    def test_spot_as_the_readme_says_passes(self):
+        """deploy/cli's cluster offers both providers, so the README's one change to
+        service.json (a strategy in place of launchType) is all Spot takes."""
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copytree(DEPLOY, tmp, dirs_exist_ok=True)
+            path = os.path.join(tmp, "cli", "service.json")
+            with open(path) as f:
+                doc = json.load(f)
+            on_spot()(doc)
+            with open(path, "w") as f:
+                json.dump(doc, f)
+            rc, out = check(tmp)
+            self.assertEqual((rc, out.strip()), (0, "deploy artifacts: ok"))
+
+    def test_template_refuses_spot_on_arm64(self):
+        """Without the Rule, a stack with CpuArchitecture ARM64 and FargateSpot on would be
+        created and its service refused by ECS."""
+        with open(os.path.join(DEPLOY, "cloudformation.yaml")) as f:
+            text = f.read()
+        self.assertTrue("  SpotRunsX86Only:" in text, "no Rules entry SpotRunsX86Only")
+        with tempfile.TemporaryDirectory() as tmp:
+            shutil.copytree(DEPLOY, tmp, dirs_exist_ok=True)
+            with open(os.path.join(tmp, "cloudformation.yaml"), "w") as f:
+                start = text.index("  SpotRunsX86Only:")
+                f.write(text[:start] + text[text.index("\nConditions:", start) + 1:])
+            rc, out = check(tmp)
+            self.assertEqual(rc, 1, out)
+            self.assertIn("cloudformation.yaml (with CpuArchitecture ARM64 and FargateSpot on)", out)
+            self.assertIn("FARGATE_SPOT runs X86_64 tasks only", out)
 
     def test_valid_secret_references_pass(self):
         for label, value_from, grant in VALID:
