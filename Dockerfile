@@ -9,12 +9,14 @@
 
 # The build stage runs on the build machine's own platform and cross-compiles
 # for the image's (TARGETARCH, set by `build --platform`): an arm64 image
-# (Graviton) builds on amd64 without emulation.
+# (Graviton) builds on amd64 without emulation. TARGETARCH has no default:
+# BuildKit and podman set it from --platform, and a default here would win
+# over theirs; a builder that sets none builds for its own architecture.
 ARG BUILDPLATFORM
 FROM --platform=$BUILDPLATFORM debian:bookworm AS build
-ARG TARGETARCH=amd64
+ARG TARGETARCH
 RUN set -eu; \
-    native=$(dpkg --print-architecture); \
+    native=$(dpkg --print-architecture); TARGETARCH=${TARGETARCH:-$native}; \
     if [ "$TARGETARCH" = "$native" ]; then \
         arch=""; tools="gcc"; \
     else \
@@ -36,7 +38,7 @@ COPY include include
 COPY src src
 ARG GIT_SHA=unknown
 RUN set -eu; \
-    native=$(dpkg --print-architecture); \
+    native=$(dpkg --print-architecture); TARGETARCH=${TARGETARCH:-$native}; \
     case "$TARGETARCH" in \
     "$native") triplet=$(gcc -dumpmachine); prefix="" ;; \
     arm64) triplet=aarch64-linux-gnu; prefix="$triplet-" ;; \
@@ -51,10 +53,10 @@ RUN set -eu; \
 # `build --target unit`: the unit tests, compiled as the image's binary is and run on its
 # platform (under qemu-user when that is another one): the code the image ships, tested there.
 FROM build AS unit
-ARG TARGETARCH=amd64
+ARG TARGETARCH
 COPY tests/unit tests/unit
 RUN set -eu; \
-    native=$(dpkg --print-architecture); \
+    native=$(dpkg --print-architecture); TARGETARCH=${TARGETARCH:-$native}; \
     apt-get update; \
     case "$TARGETARCH" in \
     "$native") triplet=$(gcc -dumpmachine); prefix=""; runner=""; pkgs="libcmocka-dev" ;; \

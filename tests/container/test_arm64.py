@@ -115,3 +115,18 @@ class Arm64Test(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class DockerfilePlatformArgsTest(unittest.TestCase):
+    def test_platform_args_have_no_default(self):
+        """BuildKit (docker buildx) sets TARGETARCH and the other platform arguments from
+        --platform, but a default written in the Dockerfile wins over its value
+        (docker/buildx#510): `ARG TARGETARCH=amd64` made every image of a multi-platform
+        buildx build an amd64 binary. The Dockerfile declares them with no default."""
+        import re
+        with open(os.path.join(ROOT, "Dockerfile")) as f:
+            text = f.read()
+        declared = re.findall(r"^ARG\s+((?:TARGET|BUILD)(?:PLATFORM|OS|ARCH|VARIANT)\b\S*)",
+                              text, re.M)
+        self.assertIn("TARGETARCH", declared)
+        self.assertEqual([d for d in declared if "=" in d], [])
