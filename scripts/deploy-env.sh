@@ -9,7 +9,8 @@
 #      packages, for python3-botocore) and installs
 #      scripts/deploy-requirements.txt into it, when the package index can
 #      be reached;
-#   4. else it fails with one line naming what is missing.
+#   4. else it fails with one line naming what is missing and why it could
+#      not be installed (pip's own error), its log kept in build/deploy-venv.log.
 #
 #   scripts/deploy-env.sh          (VENV overrides build/deploy-venv)
 set -eu
@@ -43,15 +44,29 @@ if [ -n "$own" ] && [ -z "$(missing "$own")" ]; then
 fi
 base=/usr/bin/python3
 [ -x "$base" ] || base=$own
-if [ -n "$base" ] && "$base" -m venv --system-site-packages "$venv" >/dev/null 2>&1 &&
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check --timeout 10 --retries 1 \
-        -r scripts/deploy-requirements.txt >/dev/null 2>&1 &&
-    [ -z "$(missing "$venv/bin/python")" ]; then
+mkdir -p "$(dirname "$venv")"
+log="$venv.log"
+why=""
+if [ -z "$base" ]; then
+    why="no python3"
+elif ! "$base" -m venv --system-site-packages "$venv" >"$log" 2>&1; then
+    why="$base -m venv failed ($(tail -n 1 "$log")): apt-get install python3-venv"
+elif ! "$venv/bin/python" -m pip install --disable-pip-version-check --timeout 10 --retries 1 \
+        -r scripts/deploy-requirements.txt >"$log" 2>&1; then
+    # pip's own reason: its last ERROR line (an index it cannot reach, a version it lacks).
+    why="pip could not install scripts/deploy-requirements.txt into $venv ($(grep '^ERROR' "$log" |
+        tail -n 1 | cut -c 1-200)): reach the package index and rerun make deps"
+elif [ -n "$(missing "$venv/bin/python")" ]; then
+    why="installed scripts/deploy-requirements.txt, yet$(missing "$venv/bin/python") still missing"
+else
+    rm -f "$log"
     echo "$(cd "$venv/bin" && pwd)/python"
     exit 0
 fi
 rm -rf "$venv"
-echo "deploy tests: missing$(missing "${own:-$base}") (not installed here, and the package index" \
-    "cannot be reached): install them, e.g. apt-get install awscli python3-botocore and" \
-    "pip install -r scripts/deploy-requirements.txt" >&2
+# One line; Debian refuses a bare `pip install` outside a virtual environment
+# (externally-managed-environment), so the advice is a virtual environment.
+echo "deploy tests: missing$(missing "${own:-$base}"): $why; or install them into a" \
+    "virtual environment of your own (python3 -m venv, then pip install -r" \
+    "scripts/deploy-requirements.txt) and put its bin first on PATH; full log: $log" >&2
 exit 1

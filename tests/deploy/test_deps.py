@@ -38,6 +38,13 @@ class DeployEnvTest(unittest.TestCase):
         for what in ("cfnlint", "moto", "cfn-lint", "moto_server"):
             self.assertIn(what, lines[0])
         self.assertIn("scripts/deploy-requirements.txt", lines[0])
+        # Why: pip's own last error, not a guess.
+        self.assertIn("pip could not install", lines[0])
+        self.assertIn("No matching distribution found for cfn-lint", lines[0])
+        # No advice that Debian refuses: a bare `pip install` outside a virtual environment
+        # meets "externally-managed-environment".
+        self.assertNotIn("and pip install -r", lines[0])
+        self.assertIn("virtual environment", lines[0])
         self.assertNotIn("Traceback", p.stderr)
 
     def test_check_deploy_without_its_modules_says_so(self):
