@@ -189,7 +189,63 @@ elif ! grep -q ImageNotFoundException <<<"$found"; then
     exit 1
 fi
 
+# The architecture the family's tasks run must be in the image, or every task start fails with
+# "exec format error" and the circuit breaker rolls back, minutes later.
+arch=$(jq -r '.runtimePlatform.cpuArchitecture // "X86_64"' <<<"$current")
+case $arch in
+X86_64) need=linux/amd64 ;;
+ARM64) need=linux/arm64 ;;
+*) say "$TASK_FAMILY runs cpuArchitecture $arch, which this image is not built for"; exit 2 ;;
+esac
+if [ "$present" = 0 ] && [[ ",$PLATFORMS," != *",$need,"* ]]; then
+    say "PLATFORMS $PLATFORMS has no $need, the architecture $TASK_FAMILY runs" \
+        "(runtimePlatform.cpuArchitecture $arch): add it"
+    exit 2
+fi
+if [ "$present" = 1 ]; then
+    # What the tag holds: a manifest list names its platforms; a single image is taken as
+    # the one it is (its architecture is in its config, which put-image never checked).
+    got=$(must ecr batch-get-image --repository-name "$ECR_REPOSITORY" \
+        --image-ids imageTag="$IMAGE_TAG" --accepted-media-types \
+        application/vnd.docker.distribution.manifest.list.v2+json \
+        application/vnd.oci.image.index.v1+json \
+        application/vnd.docker.distribution.manifest.v2+json \
+        application/vnd.oci.image.manifest.v1+json |
+        jq -r '.images[0].imageManifest // "{}" | fromjson
+               | if .manifests then [.manifests[].platform | "\(.os)/\(.architecture)"] | join(",")
+                 else "single" end')
+    if [ "$got" != single ] && [[ ",$got," != *",$need,"* ]]; then
+        say "$IMAGE_TAG in $ECR_REPOSITORY has no $need image (it holds ${got:-none}), which" \
+            "$TASK_FAMILY runs (runtimePlatform.cpuArchitecture $arch): tags are immutable:" \
+            "deploy a new tag, built with PLATFORMS including $need"
+        exit 2
+    fi
+fi
+
 # ---- the image: one per platform, published under the tag as one manifest list -----------------
+# put-image under a tag. The same manifest already there is an earlier try's push (one that
+# stopped before the list went in), and done; another one under the immutable tag is a stop
+# that says how to get past it.
+put_image() {
+    local out
+    if out=$(awsc ecr put-image --repository-name "$ECR_REPOSITORY" --image-tag "$1" \
+        --image-manifest "$2" 2>&1); then
+        return 0
+    fi
+    if grep -q ImageAlreadyExistsException <<<"$out"; then
+        say "$1 already holds this image (pushed by an earlier try): kept"
+        return 0
+    fi
+    if grep -q ImageTagAlreadyExistsException <<<"$out"; then
+        say "FAILED: $1 is already in $ECR_REPOSITORY with another image, and tags are" \
+            "immutable: remove it (aws ecr batch-delete-image --repository-name" \
+            "$ECR_REPOSITORY --image-ids imageTag=$1) or deploy a new IMAGE_TAG"
+        exit 1
+    fi
+    say "FAILED: aws ecr put-image: $(tail -n 3 <<<"$out" | tr -s '\n' ' ')"
+    exit 1
+}
+
 # The manifest of a locally built image, without its layers: what put-image stores.
 manifest_of() {
     "$CONTAINER_ENGINE" image inspect "$1" | jq -c '.[0] | {schemaVersion: 2,
@@ -244,8 +300,7 @@ else
             p=${platforms[$i]}
             m='{}'
             [ "$dry_run" = 1 ] || m=$(manifest_of "${local_tags[$i]}")
-            change must ecr put-image --repository-name "$ECR_REPOSITORY" \
-                --image-tag "$IMAGE_TAG-${p#linux/}" --image-manifest "$m" >/dev/null
+            change put_image "$IMAGE_TAG-${p#linux/}" "$m"
             digest="sha256:$(printf %s "$m" | sha256sum | cut -d' ' -f1)"
             entries+=("$(jq -nc --arg d "$digest" --arg a "${p#linux/}" --argjson n "${#m}" \
                 '{mediaType: "application/vnd.docker.distribution.manifest.v2+json",
@@ -254,8 +309,7 @@ else
         list=$(printf '%s\n' "${entries[@]}" | jq -sc '{schemaVersion: 2,
             mediaType: "application/vnd.docker.distribution.manifest.list.v2+json",
             manifests: .}')
-        change must ecr put-image --repository-name "$ECR_REPOSITORY" --image-tag "$IMAGE_TAG" \
-            --image-manifest "$list" >/dev/null
+        change put_image "$IMAGE_TAG" "$list"
     fi
 fi
 

@@ -32,6 +32,11 @@ if [ "$engine" = podman ]; then
 else
     set --
     fmt=""
+    # BuildKit adds a provenance attestation by default, which makes each platform's image
+    # an index: `docker manifest create` (deploy.sh) refuses an index inside its list.
+    if docker buildx version >/dev/null 2>&1; then
+        fmt="--provenance=false"
+    fi
 fi
 # Host networking: the build stage's apt reaches the mirror the host reaches.
 # shellcheck disable=SC2086

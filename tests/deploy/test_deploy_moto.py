@@ -9,6 +9,7 @@ script runs for real: it builds the image, stores its manifest with
 registers a revision and updates the service, twice.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -343,6 +344,62 @@ class DeployTest(unittest.TestCase):
         self.assertEqual(p.returncode, 2, p.stdout + p.stderr)
         self.assertIn("src/extra.c", p.stderr)
         self.assertEqual(self.revisions(), before)
+
+    def test_12_platforms_must_cover_the_tasks_architecture(self):
+        """The family runs X86_64 (deploy/cli's runtimePlatform): an image built only for
+        arm64 would fail every task start with "exec format error"."""
+        self.assert_refused_before_any_change("PLATFORMS linux/arm64 has no linux/amd64",
+                                              IMAGE_TAG="1.0.0-x6", PLATFORMS="linux/arm64")
+
+    def test_13_an_existing_tag_must_cover_the_tasks_architecture(self):
+        """A tag already in the repository, pushed for arm64 only: deploying it to an X86_64
+        family is refused, not rolled out (tags are immutable: it cannot be completed)."""
+        m = json.dumps({"schemaVersion": 2,
+                        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                                   "digest": "sha256:" + "a" * 64, "size": 2},
+                        "layers": []})
+        digest = "sha256:" + hashlib.sha256(m.encode()).hexdigest()
+        self.aws("ecr", "put-image", "--repository-name", "node-api", "--image-tag",
+                 "1.0.0-armonly-arm64", "--image-manifest", m)
+        lst = json.dumps({"schemaVersion": 2,
+                          "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+                          "manifests": [{"mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                                         "digest": digest, "size": len(m),
+                                         "platform": {"architecture": "arm64", "os": "linux"}}]})
+        self.aws("ecr", "put-image", "--repository-name", "node-api", "--image-tag",
+                 "1.0.0-armonly", "--image-manifest", lst)
+        self.assert_refused_before_any_change("1.0.0-armonly in node-api has no linux/amd64 image",
+                                              IMAGE_TAG="1.0.0-armonly")
+
+    def test_z_a_partial_push_can_be_retried(self):
+        """(Named to run last: it deploys, and the tests above count revisions.)
+        The list's put-image fails after the platform image went in (a dropped connection,
+        expired credentials): the same deploy run again completes, though tags are immutable,
+        instead of failing for ever on the platform tag it pushed itself."""
+        d = tempfile.mkdtemp(dir=self.tmp)
+        real = shutil.which("aws")
+        with open(os.path.join(d, "aws"), "w") as f:
+            f.write("#!/bin/sh\n"
+                    'case " $* " in *" put-image "*" --image-tag 1.0.0-partial "*)\n'
+                    '    echo "Could not connect to the endpoint URL" >&2; exit 255;;\n'
+                    "esac\n"
+                    f'exec "{real}" "$@"\n')
+        os.chmod(os.path.join(d, "aws"), 0o755)
+        rc, out = self.deploy(IMAGE_TAG="1.0.0-partial", PLATFORMS="linux/amd64",
+                              PATH=d + ":" + self.env["PATH"])
+        self.assertEqual(rc, 1, out)
+        self.assertIn("Could not connect", out)
+        tags = [i.get("imageTag") for i in
+                self.aws("ecr", "list-images", "--repository-name", "node-api")["imageIds"]]
+        self.assertIn("1.0.0-partial-amd64", tags)
+        self.assertNotIn("1.0.0-partial", tags)
+        rc, out = self.deploy(IMAGE_TAG="1.0.0-partial", PLATFORMS="linux/amd64")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("deployed", out)
+        tags = [i.get("imageTag") for i in
+                self.aws("ecr", "list-images", "--repository-name", "node-api")["imageIds"]]
+        self.assertIn("1.0.0-partial", tags)
 
 
 if __name__ == "__main__":
