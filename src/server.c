@@ -168,6 +168,18 @@ static bool has_unread(const struct conn *c)
 }
 
 /*
+ * How long `c` has been idle as of `now`. A worker may have answered it
+ * since `now` was read: an idle_since after `now` is no age at all (the
+ * unsigned difference would be the largest).
+ */
+static uint64_t idle_ns(struct conn *c, uint64_t now)
+{
+    uint64_t since = atomic_load_explicit(&c->idle_since_ns, memory_order_relaxed);
+
+    return since < now ? now - since : 0;
+}
+
+/*
  * At the limit, a new connection whose head is in may take the place of
  * one that has been idle for a second, as nginx reuses idle keep-alive
  * connections: one that never sent a request first (a slowloris, a client
@@ -193,10 +205,14 @@ static bool make_room(void *cls)
         if (!c)
             continue; /* closed since the sweep */
         c->cand_slot = 0;
-        if (atomic_load_explicit(&c->cut, memory_order_relaxed) ||
-            now - atomic_load_explicit(&c->idle_since_ns, memory_order_relaxed) <
-                EVICT_AGE_MS * 1000000ull ||
-            has_unread(c) ||
+        /*
+         * IDLE read (acquire) before its idle_since: a worker stores
+         * idle_since, then moves to IDLE (release), so the age read after is
+         * this idle period's. Read before, a connection answered a moment
+         * ago would show the age of its last idle period, and be taken.
+         */
+        if (conn_state(c) != CONN_IDLE || atomic_load_explicit(&c->cut, memory_order_relaxed) ||
+            idle_ns(c, now) < EVICT_AGE_MS * 1000000ull || has_unread(c) ||
             !atomic_compare_exchange_strong_explicit(&c->state, &idle, CONN_CUT,
                                                      memory_order_acq_rel, memory_order_acquire))
             continue; /* busy again since the sweep, or about to be */
@@ -227,8 +243,7 @@ static void gather(struct na_server *s, uint64_t now)
             s->cands[i]->cand_slot = 0;
     for (struct conn *c = s->head; c && n < NA_EVICT_CANDIDATES; c = c->next) {
         if (conn_state(c) != CONN_IDLE || atomic_load_explicit(&c->cut, memory_order_relaxed) ||
-            now - atomic_load_explicit(&c->idle_since_ns, memory_order_relaxed) <
-                EVICT_AGE_MS * 1000000ull)
+            idle_ns(c, now) < EVICT_AGE_MS * 1000000ull)
             continue;
         if (!atomic_load_explicit(&c->served, memory_order_relaxed))
             s->cands[n++] = c;
@@ -318,11 +333,18 @@ static void tick(void *cls)
 
     pthread_mutex_lock(&s->lock);
     for (struct conn *c = s->head; c; c = c->next) {
+        /*
+         * The state first (acquire), then its deadline: a worker sets the
+         * deadline before the state it belongs to, so read the other way
+         * round a connection answered a moment ago would pair its new state
+         * with the old state's deadline, and be cut.
+         */
+        enum conn_state st = conn_state(c);
         uint64_t d = atomic_load_explicit(&c->deadline_ns, memory_order_relaxed);
 
         if (!d || now < d || atomic_load_explicit(&c->cut, memory_order_relaxed))
             continue;
-        if (conn_state(c) == CONN_IDLE) {
+        if (st == CONN_IDLE) {
             int idle = CONN_IDLE;
 
             /* As in make_room(): a head that completes at this very moment does not run. */
@@ -331,7 +353,7 @@ static void tick(void *cls)
                 continue;
             send_raw(c, 408, "request headers not received within HEADERS_TIMEOUT_S", 0);
             s->cut_headers++;
-        } else if (conn_state(c) == CONN_ANSWERED) {
+        } else if (st == CONN_ANSWERED) {
             /*
              * A reset, not a close: the kernel would otherwise keep the
              * socket, orphaned, sending what is left of the answer to a
@@ -344,7 +366,7 @@ static void tick(void *cls)
                 s->cut_unreset++;
             s->cut_sends++;
         } else {
-            if (conn_state(c) == CONN_READING || conn_state(c) == CONN_DROPPING)
+            if (st == CONN_READING || st == CONN_DROPPING)
                 send_raw(c, 408, "request not received within REQUEST_TIMEOUT_S", 0);
             s->cut_requests++;
         }
