@@ -114,9 +114,14 @@ def check_rules(t, where, report):
 def check_template(path, report, architectures):
     where = os.path.basename(path)
     t = template.load(path)
-    check_rules(t, where, report)
     seen = set()
-    for label, overrides in template.scenarios(t):
+    try:
+        check_rules(t, where, report)
+        scenarios = template.scenarios(t)
+    except template.Unresolved as e:
+        report.add(where, "template", f"cannot evaluate the Rules: {e}")
+        return
+    for label, overrides in scenarios:
         try:
             ev = template.Evaluator(t, overrides)
             resolved = ev.evaluate()

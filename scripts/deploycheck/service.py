@@ -30,6 +30,10 @@ def check_strategy(m, strategy, where, report):
     """A capacity-provider strategy as CreateService takes it, and as Fargate Spot runs it."""
     if not strategy:
         return
+    if not isinstance(strategy, list) or not all(isinstance(s, dict) for s in strategy):
+        report.add(where, "capacity", "capacityProviderStrategy must be a list of "
+                                      '{"capacityProvider": ..., "base": ..., "weight": ...}')
+        return
     providers = [s.get("capacityProvider") for s in strategy]
     for p in providers:
         if p not in ("FARGATE", "FARGATE_SPOT"):
@@ -41,7 +45,9 @@ def check_strategy(m, strategy, where, report):
     for w in weights:
         if not 0 <= w <= 1000:
             report.add(where, "capacity", f"weight {w} is outside 0..1000, which ECS accepts")
-    if not any(w > 0 for w in weights):
+    # One provider alone may have weight 0 (every task goes to it); among several, ECS
+    # refuses a strategy whose weights are all 0.
+    if len(strategy) > 1 and not any(w > 0 for w in weights):
         report.add(where, "capacity", "every weight is 0: ECS places no task beyond the base: "
                                       "give one provider a weight of 1 or more")
     bases = [as_int(s.get("base")) or 0 for s in strategy]

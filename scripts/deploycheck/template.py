@@ -198,6 +198,12 @@ class Evaluator:
                 return any(ev(x) for x in arg)
             if fn == "Fn::Contains":
                 return str(ev(arg[1])) in [str(x) for x in ev(arg[0])]
+            # The two Rules-only functions (CloudFormation's rule functions).
+            if fn == "Fn::EachMemberIn":
+                allowed = [str(x) for x in ev(arg[1])]
+                return all(str(x) in allowed for x in ev(arg[0]))
+            if fn == "Fn::EachMemberEquals":
+                return all(str(x) == str(ev(arg[1])) for x in ev(arg[0]))
             if fn == "Condition":
                 return self.condition(arg)
             if fn == "Fn::Base64":
@@ -225,9 +231,17 @@ class Evaluator:
 
     def rule_holds(self, rule):
         """Whether a Rules entry's assertions hold for these parameter values."""
-        if "RuleCondition" in rule and not self.value(rule["RuleCondition"], resolve_refs=False):
+        def truth(expr):
+            # Anything but a boolean is a function this evaluator does not know: guessing
+            # would let a scenario through, or drop one, unseen.
+            v = self.value(expr, resolve_refs=False)
+            if not isinstance(v, bool):
+                raise Unresolved(f"a rule this checker cannot evaluate: {expr!r}")
+            return v
+
+        if "RuleCondition" in rule and not truth(rule["RuleCondition"]):
             return True
-        return all(self.value(a.get("Assert"), resolve_refs=False) for a in rule.get("Assertions", []))
+        return all(truth(a.get("Assert")) for a in rule.get("Assertions", []))
 
 
 def refs(v, out=None):

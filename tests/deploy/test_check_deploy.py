@@ -238,6 +238,8 @@ SPOT_BREAKAGES = [
     ({"service.json": on_spot([{"capacityProvider": "FARGATE", "base": 100001, "weight": 1},
                                {"capacityProvider": "FARGATE_SPOT", "weight": 3}])},
      "base 100001 is outside 0..100000"),
+    # Reported, not a traceback.
+    ({"service.json": on_spot(["FARGATE"])}, "capacityProviderStrategy must be a list of"),
 ]
 
 
@@ -366,6 +368,43 @@ class CheckDeployTest(unittest.TestCase):
                 json.dump(doc, f)
             rc, out = check(tmp)
             self.assertEqual((rc, out.strip()), (0, "deploy artifacts: ok"))
+
+    def test_strategies_ecs_accepts_pass(self):
+        for strategy in ([{"capacityProvider": "FARGATE"}],
+                         [{"capacityProvider": "FARGATE", "base": 2, "weight": 0}],
+                         [{"capacityProvider": "FARGATE", "base": 2, "weight": 0},
+                          {"capacityProvider": "FARGATE_SPOT", "weight": 1}]):
+            with self.subTest(strategy=strategy), tempfile.TemporaryDirectory() as tmp:
+                shutil.copytree(DEPLOY, tmp, dirs_exist_ok=True)
+                path = os.path.join(tmp, "cli", "service.json")
+                with open(path) as f:
+                    doc = json.load(f)
+                on_spot(strategy)(doc)
+                with open(path, "w") as f:
+                    json.dump(doc, f)
+                rc, out = check(tmp)
+                self.assertEqual((rc, out.strip()), (0, "deploy artifacts: ok"))
+
+    def test_template_rules_as_cloudformation_reads_them(self):
+        """The Rules functions are evaluated as CloudFormation does (Fn::EachMemberIn), and
+        one the checker does not know is reported, not taken as true."""
+        with open(os.path.join(DEPLOY, "cloudformation.yaml")) as f:
+            text = f.read()
+        old = "      - Assert: !Equals [!Ref CpuArchitecture, X86_64]"
+        self.assertIn(old, text)
+        for assertion, says in (
+                ('      - Assert: {"Fn::EachMemberIn": [[!Ref CpuArchitecture], [X86_64]]}', None),
+                ('      - Assert: {"Fn::RefAll": "AWS::EC2::VPC::Id"}', "cannot evaluate the Rules")):
+            with self.subTest(assertion=assertion), tempfile.TemporaryDirectory() as tmp:
+                shutil.copytree(DEPLOY, tmp, dirs_exist_ok=True)
+                with open(os.path.join(tmp, "cloudformation.yaml"), "w") as f:
+                    f.write(text.replace(old, assertion))
+                rc, out = check(tmp)
+                if says is None:
+                    self.assertEqual((rc, out.strip()), (0, "deploy artifacts: ok"))
+                else:
+                    self.assertEqual(rc, 1, out)
+                    self.assertIn(says, out)
 
     def test_template_refuses_spot_on_arm64(self):
         """Without the Rule, a stack with CpuArchitecture ARM64 and FargateSpot on would be
