@@ -44,13 +44,18 @@ if [ -n "$own" ] && [ -z "$(missing "$own")" ]; then
 fi
 base=/usr/bin/python3
 [ -x "$base" ] || base=$own
-mkdir -p "$(dirname "$venv")"
-log="$venv.log"
+# Only a directory this script makes is removed when it fails: a VENV of the user's stays.
+made=0
+[ -e "$venv" ] || made=1
+log=/dev/null
 why=""
 if [ -z "$base" ]; then
     why="no python3"
-elif ! "$base" -m venv --system-site-packages "$venv" >"$log" 2>&1; then
-    why="$base -m venv failed ($(tail -n 1 "$log")): apt-get install python3-venv"
+elif ! mkdir -p "$(dirname "$venv")" 2>/dev/null; then
+    why="cannot make $(dirname "$venv") for VENV $venv"
+elif ! log="$venv.log" || ! "$base" -m venv --system-site-packages "$venv" >"$log" 2>&1; then
+    # Debian without python3-venv says so in its first line.
+    why="$base -m venv failed ($(head -n 1 "$log" | cut -c 1-200)): apt-get install python3-venv"
 elif ! "$venv/bin/python" -m pip install --disable-pip-version-check --timeout 10 --retries 1 \
         -r scripts/deploy-requirements.txt >"$log" 2>&1; then
     # pip's own reason: its last ERROR line (an index it cannot reach, a version it lacks).
@@ -63,10 +68,12 @@ else
     echo "$(cd "$venv/bin" && pwd)/python"
     exit 0
 fi
-rm -rf "$venv"
+[ "$made" = 0 ] || rm -rf "$venv"
 # One line; Debian refuses a bare `pip install` outside a virtual environment
 # (externally-managed-environment), so the advice is a virtual environment.
+where=""
+[ "$log" = /dev/null ] || where="; full log: $log"
 echo "deploy tests: missing$(missing "${own:-$base}"): $why; or install them into a" \
     "virtual environment of your own (python3 -m venv, then pip install -r" \
-    "scripts/deploy-requirements.txt) and put its bin first on PATH; full log: $log" >&2
+    "scripts/deploy-requirements.txt) and put its bin first on PATH$where" >&2
 exit 1

@@ -47,6 +47,36 @@ class DeployEnvTest(unittest.TestCase):
         self.assertIn("virtual environment", lines[0])
         self.assertNotIn("Traceback", p.stderr)
 
+    def offline(self, d, venv):
+        return {"PATH": "/usr/bin:/bin", "HOME": d, "VENV": venv,
+                "PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_NO_CACHE_DIR": "1"}
+
+    def test_a_venv_it_did_not_make_is_left_alone(self):
+        """VENV naming a directory of the user's (a virtual environment of theirs lacking a
+        module): the failed install removes nothing of it."""
+        with tempfile.TemporaryDirectory() as d:
+            venv = os.path.join(d, "mine")
+            os.makedirs(venv)
+            with open(os.path.join(venv, "notes.txt"), "w") as f:
+                f.write("precious\n")
+            p = subprocess.run([ENV_SH], capture_output=True, text=True,
+                               env=self.offline(d, venv), timeout=300)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertTrue(os.path.exists(os.path.join(venv, "notes.txt")), p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+
+    def test_an_unmakeable_venv_is_one_line_too(self):
+        with tempfile.TemporaryDirectory() as d:
+            blocker = os.path.join(d, "file")
+            open(blocker, "w").close()
+            p = subprocess.run([ENV_SH], capture_output=True, text=True,
+                               env=self.offline(d, os.path.join(blocker, "venv")), timeout=300)
+        self.assertEqual(p.returncode, 1)
+        lines = p.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, p.stderr)
+        self.assertTrue(lines[0].startswith("deploy tests: missing"), lines[0])
+        self.assertIn("cannot make", lines[0])
+
     def test_check_deploy_without_its_modules_says_so(self):
         """python3 -S: no site packages, so not botocore either."""
         p = subprocess.run([sys.executable, "-S", os.path.join(ROOT, "scripts", "check_deploy.py")],
