@@ -84,6 +84,8 @@ want ROLLBACK_ON_TIMEOUT '^[01]$' "0 or 1"
 want PUSH '^(engine|put-image)$' "engine or put-image"
 want CONTAINER_ENGINE '^(podman|docker)$' "podman or docker"
 want PLATFORMS '^linux/(amd64|arm64)(,linux/(amd64|arm64))?$' "linux/amd64, linux/arm64 or both, comma-separated"
+[ "${PLATFORMS%,*}" != "${PLATFORMS#*,}" ] || [[ "$PLATFORMS" != *,* ]] ||
+    bad+=("PLATFORMS $PLATFORMS must name each platform once")
 want ECR_REPOSITORY '^[a-z0-9]+([._/-][a-z0-9]+)*$' "an ECR repository name"
 want CLUSTER '^([A-Za-z0-9_-]{1,255}|arn:.+)$' "a cluster name or ARN"
 want SERVICE '^([A-Za-z0-9_-]{1,255}|arn:.+)$' "a service name or ARN"
@@ -212,8 +214,17 @@ if [ "$present" = 1 ]; then
         application/vnd.docker.distribution.manifest.v2+json \
         application/vnd.oci.image.manifest.v1+json |
         jq -r '.images[0].imageManifest // "{}" | fromjson
-               | if .manifests then [.manifests[].platform | "\(.os)/\(.architecture)"] | join(",")
+               | if .manifests then [.manifests[] | .platform // {}
+                                     | "\(.os // "?")/\(.architecture // "?")"] | join(",")
                  else "single" end')
+    # A single image names no architecture in its manifest; deploy.sh pushed those (before
+    # lists) for linux/amd64 only, so that is what one is taken to be.
+    if [ "$got" = single ] && [ "$need" != linux/amd64 ]; then
+        say "$IMAGE_TAG in $ECR_REPOSITORY is a single image (taken as linux/amd64, as" \
+            "deploy.sh pushed them before manifest lists), and $TASK_FAMILY runs" \
+            "cpuArchitecture $arch: deploy a new tag, built with PLATFORMS including $need"
+        exit 2
+    fi
     if [ "$got" != single ] && [[ ",$got," != *",$need,"* ]]; then
         say "$IMAGE_TAG in $ECR_REPOSITORY has no $need image (it holds ${got:-none}), which" \
             "$TASK_FAMILY runs (runtimePlatform.cpuArchitecture $arch): tags are immutable:" \
@@ -284,13 +295,15 @@ else
             change "$CONTAINER_ENGINE" push "$registry/$t"
         done
         if [ "$CONTAINER_ENGINE" = podman ]; then
+            # A list left by an interrupted try would make `manifest create` refuse.
+            [ "$dry_run" = 1 ] || podman manifest rm "$image" >/dev/null 2>&1 || true
             change podman manifest create "$image"
             for t in "${local_tags[@]}"; do
                 change podman manifest add "$image" "docker://$registry/$t"
             done
             change podman manifest push --format v2s2 "$image" "docker://$image"
         else
-            change docker manifest create "$image" "${local_tags[@]/#/$registry/}"
+            change docker manifest create --amend "$image" "${local_tags[@]/#/$registry/}"
             change docker manifest push "$image"
         fi
     else

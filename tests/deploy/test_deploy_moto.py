@@ -314,7 +314,8 @@ class DeployTest(unittest.TestCase):
     def test_9_inputs_validated_first(self):
         for var, value in (("DEPLOY_TIMEOUT_S", "15m"), ("POLL_S", "0"), ("POLL_S", "ten"),
                            ("ROLLBACK_ON_TIMEOUT", "yes"), ("CONTAINER_ENGINE", "lxc"),
-                           ("IMAGE_TAG", "has space"), ("PLATFORMS", "linux/sparc")):
+                           ("IMAGE_TAG", "has space"), ("PLATFORMS", "linux/sparc"),
+                           ("PLATFORMS", "linux/amd64,linux/amd64")):
             with self.subTest(var=var, value=value):
                 env = {"IMAGE_TAG": "1.0.0-x4", var: value}
                 self.assert_refused_before_any_change(f"{var} ", **env)
@@ -371,6 +372,31 @@ class DeployTest(unittest.TestCase):
                  "1.0.0-armonly", "--image-manifest", lst)
         self.assert_refused_before_any_change("1.0.0-armonly in node-api has no linux/amd64 image",
                                               IMAGE_TAG="1.0.0-armonly")
+
+    def test_13b_a_single_image_tag_for_an_arm64_family(self):
+        """A tag holding one image, not a list (as deploy.sh pushed before lists): its
+        architecture is not in the manifest, and deploy.sh only ever pushed amd64 so; a
+        family that runs ARM64 is refused it rather than rolled out to exec format errors."""
+        d = tempfile.mkdtemp(dir=self.tmp)
+        real = shutil.which("aws")
+        with open(os.path.join(d, "aws"), "w") as f:
+            f.write("#!/bin/sh\n"
+                    'case " $* " in *" describe-task-definition "*)\n'
+                    f'    "{real}" "$@" | jq \'.taskDefinition.runtimePlatform.cpuArchitecture = "ARM64"\'\n'
+                    '    exit;;\n'
+                    "esac\n"
+                    f'exec "{real}" "$@"\n')
+        os.chmod(os.path.join(d, "aws"), 0o755)
+        m = json.dumps({"schemaVersion": 2,
+                        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                        "config": {"mediaType": "application/vnd.docker.container.image.v1+json",
+                                   "digest": "sha256:" + "b" * 64, "size": 3},
+                        "layers": []})
+        self.aws("ecr", "put-image", "--repository-name", "node-api", "--image-tag",
+                 "1.0.0-single", "--image-manifest", m)
+        self.assert_refused_before_any_change("1.0.0-single in node-api is a single image",
+                                              IMAGE_TAG="1.0.0-single",
+                                              PATH=d + ":" + self.env["PATH"])
 
     def test_z_a_partial_push_can_be_retried(self):
         """(Named to run last: it deploys, and the tests above count revisions.)
