@@ -74,7 +74,7 @@ COPY --from=build /rootfs /
 ENV NODE_ENV=production PORT=3000 HOST=0.0.0.0
 # A numeric user (named node-api in /etc/passwd): Kubernetes' runAsNonRoot and ECS can check it.
 USER 10001:10001
-EXPOSE 3000
+EXPOSE 3000 9464
 # node-api handles SIGTERM as PID 1: it drains, then exits 0.
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \

@@ -279,10 +279,11 @@ def main():
         npm_ci(app)
     tmp = tempfile.mkdtemp(prefix="node-api-bench-")
     node_env = {"NODE_ENV": "production"}
-    base = {"THREADS": str(n), "HOST": "127.0.0.1", "LOG_LEVEL": "warn"}
+    # Metrics on, as by default, on a free port (two node-api run at once).
+    base = {"THREADS": str(n), "HOST": "127.0.0.1", "LOG_LEVEL": "warn", "METRICS_PORT": "0"}
 
-    def node_api(access_log="off", name="node-api"):
-        env = {**base, "ACCESS_LOG": access_log}
+    def node_api(access_log="off", name="node-api", metrics="0"):
+        env = {**base, "ACCESS_LOG": access_log, "METRICS_PORT": metrics}
         if access_log == "off":
             return Server(name, [args.bin], env=env, cpus=server_cpus)
         return LoggingServer(name, [args.bin], env=env, cpus=server_cpus,
@@ -299,7 +300,8 @@ def main():
     report = {"versions": versions(args.bin), "server_cpus": n, "rounds": args.rounds,
               "duration_s": args.duration, "routes": {}, "memory": {}, "startup_ms": {}}
     servers = [node_api(), express(), fastify(), nginx_server(tmp, n, server_cpus),
-               node_api("on", "node-api (access log on)")]
+               node_api("on", "node-api (access log on)"),
+               node_api(name="node-api (metrics off)", metrics="off")]
     try:
         for s in servers:
             s.start()
@@ -329,7 +331,8 @@ def main():
                                ("rps", "p50_us", "p99_us", "p999_us")}
                 row[s.name]["errors"] = sum(r["errors"] for r in runs)
             mine = results[f"node-api {path} {conns}"]
-            for peer in ("express", "fastify", "nginx", "node-api (access log on)"):
+            for peer in ("express", "fastify", "nginx", "node-api (access log on)",
+                         "node-api (metrics off)"):
                 theirs = results[f"{peer} {path} {conns}"]
                 row["node-api"][f"vs_{peer}"] = median([a["rps"] / b["rps"] for a, b in zip(mine, theirs)])
             report["routes"][f"{path} {conns}"] = row
@@ -408,6 +411,10 @@ def markdown(r):
             elif name == "node-api (access log on)":
                 cost = 1 - 1 / row["node-api"]["vs_node-api (access log on)"]
                 ratio = f"access log costs {cost * 100:.0f}%"
+            elif name == "node-api (metrics off)":
+                # Metrics cost: what node-api (metrics on) loses against this one.
+                cost = 1 - row["node-api"]["vs_node-api (metrics off)"]
+                ratio = f"metrics cost {cost * 100:.1f}%"
             err = f" ({m['errors']} errors)" if m["errors"] else ""
             lines.append(f"| {path} | {conns} | {name} | {m['rps']:,.0f}{err} | {fmt_ms(m['p50_us'])} | "
                          f"{fmt_ms(m['p99_us'])} | {fmt_ms(m['p999_us'])} | {ratio} |")

@@ -18,7 +18,7 @@
 set -eu
 
 build="gcc make pkg-config libc6-dev libmicrohttpd-dev libcjson-dev libbson-dev libpq-dev"
-test="$build libcmocka-dev python3 clang-format curl postgresql jq podman runc debootstrap haproxy clang libclang-rt-14-dev podman-compose golang-github-containernetworking-plugin-dnsname qemu-user-static"
+test="$build libcmocka-dev python3 clang-format curl postgresql jq podman runc debootstrap haproxy clang libclang-rt-14-dev podman-compose golang-github-containernetworking-plugin-dnsname qemu-user-static prometheus"
 
 case "${1:-test}" in
 build) want=$build ;;

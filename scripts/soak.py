@@ -70,7 +70,7 @@ def rss_kb(pid):
 
 def million(binary, total):
     server = bench.Server("node-api", [binary], cpus="0",
-                          env={"THREADS": "1", "HOST": "127.0.0.1", "ACCESS_LOG": "off",
+                          env={"THREADS": "1", "HOST": "127.0.0.1", "ACCESS_LOG": "off", "METRICS_PORT": "0",
                                "LOG_LEVEL": "warn"})
     server.start()
     lua = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
@@ -109,7 +109,7 @@ def main():
     results = {"node-api": [], "express": []}
     for rnd in range(args.rounds):
         results["node-api"].append(drain_round(bench.Server(
-            "node-api", [args.bin], env={"HOST": "127.0.0.1", "ACCESS_LOG": "off",
+            "node-api", [args.bin], env={"HOST": "127.0.0.1", "ACCESS_LOG": "off", "METRICS_PORT": "0",
                                          "LOG_LEVEL": "warn", "SHUTDOWN_TIMEOUT_S": "20"})))
         results["express"].append(drain_round(bench.Server(
             "express", ["node", "app.js"], env={"NODE_ENV": "production"},

@@ -37,7 +37,8 @@ struct coalesce {
     struct na_store *inner;
     uint64_t acquire_ns;
     pthread_mutex_t lock;
-    struct entry *entries; /* few at a time: one per hot key */
+    struct entry *entries;        /* few at a time: one per hot key */
+    unsigned long long coalesced; /* reads that joined a batch (the lock) */
 };
 
 static struct coalesce *from(struct na_store *s)
@@ -207,6 +208,7 @@ static void co_submit(struct na_store *s, struct na_store_call *call)
         ;
     if (e && e->waiting) {
         join(e->waiting, call); /* starts after the running query: fresh */
+        c->coalesced++;
     } else if (e) {
         e->waiting = batch_new(c, e, call);
         if (!e->waiting)
@@ -239,8 +241,13 @@ nomem:
 
 static void co_health(struct na_store *s, struct na_store_health *out)
 {
-    na_store_health(from(s)->inner, out);
+    struct coalesce *c = from(s);
+
+    na_store_health(c->inner, out);
     out->backend = s->backend;
+    pthread_mutex_lock(&c->lock);
+    out->coalesced = c->coalesced;
+    pthread_mutex_unlock(&c->lock);
 }
 
 static uint64_t co_generation(struct na_store *s)

@@ -33,6 +33,7 @@ static const struct {
     {"MEMORY_SHED_PERCENT", "90", "RSS share of the budget above which requests get 503"},
     {"ACCESS_LOG", "on", "on, off, or a sampling ratio such as 0.01"},
     {"ENABLE_LOADTEST_ROUTES", "0", "1 enables /api/delay/{ms} and /api/status/{code}"},
+    {"METRICS_PORT", "9464", "Prometheus /metrics port (PORT: on the main port; off: none)"},
     {"DATABASE_URL", "unset", "PostgreSQL URL or conninfo; unset: embedded store"},
     {"API_KEY", "unset", "key for POST/PUT/DELETE (Bearer or X-API-Key); unset: 403"},
     {"DB_POOL_SIZE", "10", "database connections (one per database worker)"},
@@ -350,6 +351,15 @@ int na_config_load(struct na_config *cfg, na_getenv_fn get, void *ctx, const str
         return -1;
     if (get_bool(&l, "ENABLE_LOADTEST_ROUTES", false, &c.loadtest_routes))
         return -1;
+    v = value(&l, "METRICS_PORT");
+    if (v && word_in(v, no_words) && strcmp(v, "0")) {
+        c.metrics_at = NA_METRICS_OFF;
+    } else {
+        if (get_uint32(&l, "METRICS_PORT", 9464, 0, 65535, &c.metrics_port))
+            return -1;
+        c.metrics_at =
+            c.metrics_port && c.metrics_port == c.port ? NA_METRICS_MAIN_PORT : NA_METRICS_OWN_PORT;
+    }
     if (get_database_url(&l, c.database_url, sizeof(c.database_url)) ||
         get_secret(&l, "API_KEY", c.api_key, sizeof(c.api_key)))
         return -1;

@@ -187,8 +187,32 @@ void na_request_init(struct na_request *req, struct na_app *app, const char *met
     req->resume = hooks->resume;
     req->server_cls = hooks->server_cls;
     req->reply = reply;
-    na_router_match(path, app->cfg->loadtest_routes, &req->match);
+    na_router_match(path,
+                    (app->cfg->loadtest_routes ? NA_ROUTER_LOADTEST : 0u) |
+                        (app->cfg->metrics_at == NA_METRICS_MAIN_PORT ? NA_ROUTER_METRICS : 0u),
+                    &req->match);
     na_reply_reset(reply);
+}
+
+/* /metrics on the main port (METRICS_PORT=PORT): the scrape, rendered on this thread. */
+static void metrics_route(struct na_request *req)
+{
+    struct na_reply *out = req->reply;
+    bool om = na_metrics_wants_openmetrics(req->lookup(req, NA_LOOKUP_HEADER, "Accept"));
+    size_t len;
+    char *text = na_metrics_render(req->app->metrics, om, &len);
+
+    if (!text) {
+        na_reply_error(out, 503, "out of memory rendering metrics, retry later");
+        out->retry_after_s = 1;
+        return;
+    }
+    out->status = 200;
+    out->body = text;
+    out->len = len;
+    out->content_type = na_metrics_content_type(om);
+    out->release = free;
+    out->release_cls = text;
 }
 
 bool na_handle_precheck(struct na_request *req)
@@ -251,6 +275,9 @@ void na_handle(struct na_request *req)
         break;
     case NA_ROUTE_STATUS:
         status_route(req);
+        break;
+    case NA_ROUTE_METRICS:
+        metrics_route(req);
         break;
     case NA_ROUTE_NONE:
         na_reply_error(out, 404, "no route");

@@ -81,5 +81,5 @@ int main(int argc, char **argv)
     na_log_setup(cfg.service_name, cfg.log_level, 1);
     if (cmd == CMD_MIGRATE)
         return na_migrate_command(&cfg);
-    return na_service_run(&cfg, &si.meter);
+    return na_service_run(&cfg, &si.meter, NA_GIT_SHA);
 }

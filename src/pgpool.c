@@ -13,13 +13,15 @@
 
 #include "na/clock.h"
 #include "na/log.h"
+#include "na/metrics.h"
 
 struct lane {
     struct na_store_call *head, *tail;
     unsigned waiting;
     unsigned connected, busy;
     unsigned acquire_ms;
-    pthread_cond_t work; /* a call was queued, or stop */
+    unsigned long long timeouts; /* calls that found no worker within acquire_ms */
+    pthread_cond_t work;         /* a call was queued, or stop */
 };
 
 struct worker {
@@ -27,7 +29,8 @@ struct worker {
     struct lane *lane;
     pthread_t thread;
     bool started;
-    unsigned seed; /* for rand_r: the backoff's jitter */
+    bool ever_connected; /* its next connection is a reconnect (the worker's own) */
+    unsigned seed;       /* for rand_r: the backoff's jitter */
 };
 
 struct na_pgpool {
@@ -43,6 +46,7 @@ struct na_pgpool {
     bool down_logged; /* "database unavailable" said, "connected" not yet */
     bool ever_connected;
     bool shut;
+    unsigned long long reconnects; /* item connections opened again after one was lost */
     atomic_bool stop;
 };
 
@@ -193,7 +197,10 @@ static void *worker_main(void *arg)
             backoff = p->cfg.backoff_min_ms;
             pthread_mutex_lock(&p->lock);
             l->connected++;
+            if (w->ever_connected && l == &p->items)
+                p->reconnects++;
             pthread_mutex_unlock(&p->lock);
+            w->ever_connected = true;
             note_connect(p, true, NULL);
         }
         pthread_mutex_lock(&p->lock);
@@ -229,7 +236,11 @@ static void *worker_main(void *arg)
             continue;
         }
 
+        uint64_t t0 = na_clock_ns();
+
         keep = p->cfg.run(conn, call, p->cfg.cls);
+        if (p->cfg.metrics && l == &p->items)
+            na_metrics_db_query(p->cfg.metrics, na_clock_ns() - t0);
 
         pthread_mutex_lock(&p->lock);
         l->busy--;
@@ -266,6 +277,7 @@ static void expire(struct lane *l, uint64_t now, struct na_store_call **expired,
 
         call->next = *expired;
         *expired = call;
+        l->timeouts++;
     }
 }
 
@@ -363,6 +375,8 @@ void na_pgpool_stats(struct na_pgpool *p, struct na_pgpool_stats *out)
     out->connected = p->items.connected;
     out->busy = p->items.busy;
     out->waiting = p->items.waiting;
+    out->acquire_timeouts = p->items.timeouts;
+    out->reconnects = p->reconnects;
     pthread_mutex_unlock(&p->lock);
 }
 

@@ -24,6 +24,7 @@
 #include "na/clock.h"
 #include "na/framing.h"
 #include "na/log.h"
+#include "na/metrics.h"
 #include "na/quota.h"
 
 static const char json_type[] = "application/json; charset=utf-8";
@@ -88,6 +89,7 @@ static bool count_body(struct conn *c, struct na_reply *r)
     k = malloc(sizeof(*k));
     if (!k || !na_quota_take(pool, r->len)) {
         free(k);
+        na_metrics_count(c->srv->app->metrics, NA_EV_SHED_RESPONSES);
         na_reply_error(r, 503, "too many answers in flight, retry later");
         r->retry_after_s = 1;
         return false;
@@ -417,16 +419,20 @@ static enum MHD_Result request_begin(struct conn *c, const char *url, const char
      * few hundred bytes).
      */
     if (atomic_load_explicit(&s->app->shedding, memory_order_relaxed) &&
-        req->match.route != NA_ROUTE_HEALTH && req->match.route != NA_ROUTE_HEALTH_DETAILED)
+        req->match.route != NA_ROUTE_HEALTH && req->match.route != NA_ROUTE_HEALTH_DETAILED) {
+        na_metrics_count(s->app->metrics, NA_EV_SHED_MEMORY);
         return respond_error(c, 503, "memory near its limit, retry later", 1);
+    }
     if (na_handle_precheck(req))
         return drop_then_answer(c);
     req->body = NULL;
     /* Refused before any of it is sent (or 100 Continue asked for) when it could not fit now. */
     c->declared = has_length ? length : 0;
     if (na_handle_takes_body(req) && has_length && length &&
-        length > c->srv->cfg->budget.body_pool_bytes - na_quota_used(&s->app->bodies))
+        length > c->srv->cfg->budget.body_pool_bytes - na_quota_used(&s->app->bodies)) {
+        na_metrics_count(s->app->metrics, NA_EV_SHED_BODIES);
         return respond_error(c, 503, "too many request bodies in flight, retry later", 1);
+    }
     return MHD_YES;
 }
 
@@ -454,6 +460,7 @@ static enum MHD_Result request_body(struct conn *c, const char *data, size_t *up
         if (!body_append(c, data, n)) {
             /* No room to buffer it: answer 503 once the rest is dropped. */
             body_release(c);
+            na_metrics_count(c->srv->app->metrics, NA_EV_SHED_BODIES);
             na_reply_error(&c->reply, 503, "too many request bodies in flight, retry later");
             c->reply.retry_after_s = 1;
             drop_then_answer(c);
@@ -575,10 +582,14 @@ void na_conn_on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
         .bytes = c->bytes,
         .aborted = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && !c->answered_raw,
     };
+    now = na_clock_ns();
+    /* Counted once answered, as prom-client's middleware counts on 'finish'. */
+    na_metrics_request(s->app->metrics, c->req.match.route, c->req.method,
+                       e.aborted ? 0 : c->status, now - c->started_ns);
     if (c->log_this || na_access_always(&e)) {
         e.method = c->req.method_name;
         e.path = c->req.path;
-        e.duration_ms = na_clock_ms_since(c->started_ns);
+        e.duration_ms = (double)(now - c->started_ns) / 1e6;
         e.request_id = c->request_id;
         /* Header values live until the connection's pool is reset, after this call. */
         e.trace_id = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "X-Amzn-Trace-Id");
@@ -590,7 +601,6 @@ void na_conn_on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
     na_reply_release(&c->reply);
     body_release(c);
     /* Also from READING or DROPPING: the client went away mid-request. */
-    now = na_clock_ns();
     atomic_store_explicit(&c->idle_since_ns, now, memory_order_relaxed);
     set_deadline(c, now + ((uint64_t)s->cfg->keepalive_timeout_s + s->cfg->headers_timeout_s) *
                               1000000000u);

@@ -13,15 +13,35 @@ static const struct route {
     const char *pattern; /* "{}" marks a parameter segment */
     enum na_route route;
     unsigned methods;
-    bool loadtest;
+    unsigned flag; /* the na_router_flags bit that switches it on; 0: always */
+    bool exact;    /* letters compare as they are, not folded */
 } routes[] = {
-    {"/health", NA_ROUTE_HEALTH, READ, false},
-    {"/health/detailed", NA_ROUTE_HEALTH_DETAILED, READ, false},
-    {"/api/info", NA_ROUTE_INFO, READ, false},
-    {"/api/items", NA_ROUTE_ITEMS, READ | NA_METHOD_POST, false},
-    {"/api/items/{}", NA_ROUTE_ITEM, READ | NA_METHOD_PUT | NA_METHOD_DELETE, false},
-    {"/api/delay/{}", NA_ROUTE_DELAY, READ, true},
-    {"/api/status/{}", NA_ROUTE_STATUS, READ, true},
+    {"/health", NA_ROUTE_HEALTH, READ, 0, false},
+    {"/health/detailed", NA_ROUTE_HEALTH_DETAILED, READ, 0, false},
+    {"/api/info", NA_ROUTE_INFO, READ, 0, false},
+    {"/api/items", NA_ROUTE_ITEMS, READ | NA_METHOD_POST, 0, false},
+    {"/api/items/{}", NA_ROUTE_ITEM, READ | NA_METHOD_PUT | NA_METHOD_DELETE, 0, false},
+    {"/api/delay/{}", NA_ROUTE_DELAY, READ, NA_ROUTER_LOADTEST, false},
+    {"/api/status/{}", NA_ROUTE_STATUS, READ, NA_ROUTER_LOADTEST, false},
+    /*
+     * Exact: a load balancer's path rules compare case-sensitively, so a
+     * rule that keeps /metrics from the internet must meet the one spelling
+     * that reaches it here (/METRICS does not).
+     */
+    {"/metrics", NA_ROUTE_METRICS, READ, NA_ROUTER_METRICS, true},
+};
+
+/* By enum na_route: the parameter named as the OpenAPI document names it. */
+static const char *const templates[NA_ROUTE_LAST_ + 1] = {
+    [NA_ROUTE_NONE] = "unmatched",
+    [NA_ROUTE_HEALTH] = "/health",
+    [NA_ROUTE_HEALTH_DETAILED] = "/health/detailed",
+    [NA_ROUTE_INFO] = "/api/info",
+    [NA_ROUTE_ITEMS] = "/api/items",
+    [NA_ROUTE_ITEM] = "/api/items/{id}",
+    [NA_ROUTE_DELAY] = "/api/delay/{ms}",
+    [NA_ROUTE_STATUS] = "/api/status/{code}",
+    [NA_ROUTE_METRICS] = "/metrics",
 };
 
 static const struct {
@@ -43,11 +63,31 @@ enum na_method na_method_parse(const char *method)
     return NA_METHOD_OTHER;
 }
 
+unsigned na_method_index(enum na_method m)
+{
+    unsigned i = 0;
+
+    while (i < 7 && !((unsigned)m & (1u << i)))
+        i++;
+    return i;
+}
+
+const char *na_method_name(unsigned index)
+{
+    return index < sizeof(methods) / sizeof(methods[0]) ? methods[index].name : "OTHER";
+}
+
+const char *na_router_template(enum na_route route)
+{
+    return (unsigned)route <= NA_ROUTE_LAST_ ? templates[route] : templates[NA_ROUTE_NONE];
+}
+
 /*
  * Matches one pattern. On success sets the parameter (if the pattern has
  * one) and returns true.
  */
-static bool match_one(const char *pat, const char *path, const char **param, size_t *param_len)
+static bool match_one(const char *pat, const char *path, bool exact, const char **param,
+                      size_t *param_len)
 {
     while (*pat) {
         if (pat[0] == '{') {
@@ -62,7 +102,7 @@ static bool match_one(const char *pat, const char *path, const char **param, siz
             continue;
         }
         /* Patterns are lower case; only letters fold. */
-        char c = *path >= 'A' && *path <= 'Z' ? (char)(*path | 0x20) : *path;
+        char c = !exact && *path >= 'A' && *path <= 'Z' ? (char)(*path | 0x20) : *path;
 
         if (c != *pat)
             return false;
@@ -72,16 +112,16 @@ static bool match_one(const char *pat, const char *path, const char **param, siz
     return path[0] == '\0' || (path[0] == '/' && path[1] == '\0');
 }
 
-void na_router_match(const char *path, bool loadtest, struct na_match *out)
+void na_router_match(const char *path, unsigned flags, struct na_match *out)
 {
     memset(out, 0, sizeof(*out));
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
         const char *param = NULL;
         size_t param_len = 0;
 
-        if (routes[i].loadtest && !loadtest)
+        if (routes[i].flag && !(flags & routes[i].flag))
             continue;
-        if (match_one(routes[i].pattern, path, &param, &param_len)) {
+        if (match_one(routes[i].pattern, path, routes[i].exact, &param, &param_len)) {
             out->route = routes[i].route;
             out->methods = routes[i].methods;
             out->param = param;

@@ -562,6 +562,25 @@ uint64_t na_server_drained_requests(const struct na_server *s)
     return atomic_load(&s->drained);
 }
 
+void na_server_stats(struct na_server *s, struct na_server_stats *out)
+{
+    struct na_listener_stats ls;
+
+    na_listener_stats(s->listener, &ls);
+    out->connections = atomic_load(&s->app->connections);
+    out->in_flight = atomic_load(&s->app->in_flight);
+    out->drained = atomic_load(&s->drained);
+    out->draining = atomic_load(&s->app->draining);
+    out->accepted = ls.accepted;
+    out->refused = ls.refused;
+    pthread_mutex_lock(&s->lock);
+    out->headers_timeouts = s->cut_headers;
+    out->request_timeouts = s->cut_requests;
+    out->send_timeouts = s->cut_sends;
+    out->evicted = s->evicted;
+    pthread_mutex_unlock(&s->lock);
+}
+
 void na_server_stop(struct na_server *s)
 {
     if (!s)

@@ -13,7 +13,10 @@
 #include "na/app.h"
 #include "na/clock.h"
 #include "na/coalesce.h"
+#include "na/exporter.h"
 #include "na/log.h"
+#include "na/metrics.h"
+#include "na/observe.h"
 #include "na/server.h"
 #include "na/store.h"
 #include "na/sysinfo.h"
@@ -96,14 +99,23 @@ static unsigned housekeeping(struct na_app *app, const struct na_memory_meter *m
 }
 
 static void log_started(const struct na_config *cfg, struct na_server *srv,
-                        const struct na_store *store, const struct na_app *app)
+                        const struct na_store *store, const struct na_app *app,
+                        const struct na_exporter *exp)
 {
     char msg[64], db[512];
+    long long metrics_port = -1;
+
+    if (cfg->metrics_at == NA_METRICS_OWN_PORT)
+        metrics_port = na_exporter_port(exp);
+    else if (cfg->metrics_at == NA_METRICS_MAIN_PORT)
+        metrics_port = na_server_port(srv);
 
     snprintf(msg, sizeof(msg), "Server started on port %u", na_server_port(srv));
     na_config_db_display(cfg, db, sizeof(db));
     na_logf(NA_LOG_INFO, msg, NA_LF_INT("port", na_server_port(srv)), NA_LF_STR("host", cfg->host),
             NA_LF_INT("threads", cfg->threads), NA_LF_STR("version", cfg->app_version),
+            metrics_port >= 0 ? (struct na_log_field)NA_LF_INT("metrics_port", metrics_port)
+                              : (struct na_log_field)NA_LF_RAW("metrics_port", "null"),
             NA_LF_STR("environment", cfg->node_env), NA_LF_STR("hostname", app->hostname),
             NA_LF_STR("store", store->backend), NA_LF_STR("database", db[0] ? db : NULL),
             NA_LF_BOOL("writes_enabled", cfg->api_key[0]),
@@ -190,9 +202,9 @@ static int drain(struct na_server *srv, struct na_app *app, const struct na_memo
 }
 
 /* The PostgreSQL store, its identical concurrent reads sharing one query. */
-static struct na_store *open_database(const struct na_config *cfg)
+static struct na_store *open_database(const struct na_config *cfg, struct na_metrics *metrics)
 {
-    struct na_store *pg = na_store_pg_new(cfg), *store;
+    struct na_store *pg = na_store_pg_new(cfg, metrics), *store;
 
     if (!pg)
         return NULL;
@@ -202,11 +214,17 @@ static struct na_store *open_database(const struct na_config *cfg)
     return store;
 }
 
-int na_service_run(const struct na_config *cfg, const struct na_memory_meter *meter)
+int na_service_run(const struct na_config *cfg, const struct na_memory_meter *meter,
+                   const char *revision)
 {
     unsigned next_ms;
+    struct na_metrics *metrics = na_metrics_new();
+    /* METRICS_PORT=off records nothing either: the hot path's cost is then none at all. */
+    struct na_metrics *recording = cfg->metrics_at != NA_METRICS_OFF ? metrics : NULL;
     struct na_store *store = NULL;
     struct na_server *srv = NULL;
+    struct na_exporter *exp = NULL;
+    struct na_observe observe;
     struct na_app app;
     bool app_ok = false;
     sigset_t set;
@@ -217,31 +235,50 @@ int na_service_run(const struct na_config *cfg, const struct na_memory_meter *me
     if (na_log_start())
         na_log(NA_LOG_WARN, "cannot start the log writer thread: logging synchronously");
 
-    store = cfg->database_url[0]
-                ? open_database(cfg)
-                : na_store_memory_new(cfg->memory_store_max_items, cfg->idempotency_max_keys);
+    if (metrics)
+        store = cfg->database_url[0]
+                    ? open_database(cfg, recording)
+                    : na_store_memory_new(cfg->memory_store_max_items, cfg->idempotency_max_keys);
     if (!store || na_app_init(&app, cfg, store)) {
         na_log(NA_LOG_ERROR, "out of memory at start");
         goto out;
     }
     app_ok = true;
+    app.metrics = recording;
+    if (na_observe_register(&observe, &app, revision)) {
+        na_log(NA_LOG_ERROR, "out of memory at start");
+        goto out;
+    }
     srv = na_server_start(&app, err, sizeof(err));
     if (!srv) {
         na_logf(NA_LOG_ERROR, "cannot start the server", NA_LF_STR("error", err));
         goto out;
     }
+    na_observe_attach(&observe, srv);
+    if (cfg->metrics_at == NA_METRICS_OWN_PORT) {
+        exp = na_exporter_start(cfg->host, cfg->metrics_port, metrics, err, sizeof(err));
+        if (!exp) {
+            na_logf(NA_LOG_ERROR, "cannot serve the metrics", NA_LF_STR("error", err),
+                    NA_LF_STR("variable", "METRICS_PORT"));
+            goto out;
+        }
+    }
     next_ms = housekeeping(&app, meter);
-    log_started(cfg, srv, store, &app);
+    log_started(cfg, srv, store, &app, exp);
 
     while (!(sig = wait_signal(&set, next_ms)))
         next_ms = housekeeping(&app, meter);
     status = drain(srv, &app, meter, &set, sig);
 
 out:
+    na_exporter_stop(exp);
+    if (srv)
+        na_observe_attach(&observe, NULL);
     na_server_stop(srv);
     if (app_ok)
         na_app_release(&app);
     na_store_free(store);
+    na_metrics_free(metrics);
     na_logf(status ? NA_LOG_ERROR : NA_LOG_INFO, "Server closed", NA_LF_INT("exit_code", status));
     na_log_stop();
     return status;

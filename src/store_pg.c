@@ -538,6 +538,8 @@ static void pg_health(struct na_store *s, struct na_store_health *out)
     out->pool_connected = st.connected;
     out->pool_busy = st.busy;
     out->pool_waiting = st.waiting;
+    out->pool_acquire_timeouts = st.acquire_timeouts;
+    out->pool_reconnects = st.reconnects;
 }
 
 static uint64_t pg_generation(struct na_store *s)
@@ -565,7 +567,7 @@ static const struct na_store_ops pg_ops = {
     .free = pg_free,
 };
 
-struct na_store *na_store_pg_new(const struct na_config *cfg)
+struct na_store *na_store_pg_new(const struct na_config *cfg, struct na_metrics *metrics)
 {
     struct pg_store *ps = calloc(1, sizeof(*ps));
     unsigned half_ttl_ms = cfg->idempotency_ttl_s > 120 ? 60000 : cfg->idempotency_ttl_s * 500;
@@ -579,6 +581,7 @@ struct na_store *na_store_pg_new(const struct na_config *cfg)
         .idle = purge,
         /* A key is purged within about half its lifetime (a minute at most) of expiring. */
         .idle_ms = half_ttl_ms < 1000 ? 1000 : half_ttl_ms,
+        .metrics = metrics,
     };
 
     if (!ps)

@@ -16,12 +16,14 @@
 #include <stdint.h>
 
 #include "na/config.h"
+#include "na/metrics.h"
 #include "na/quota.h"
 #include "na/store.h"
 
 struct na_app {
     const struct na_config *cfg; /* borrowed */
     struct na_store *store;      /* borrowed */
+    struct na_metrics *metrics;  /* borrowed; every thread records into it */
     char hostname[256];
     uint64_t started_ns; /* na_clock_ns() at init */
     char *info_body;     /* prebuilt /api/info; owned */

@@ -40,6 +40,13 @@ struct na_config {
     unsigned memory_shed_percent;
     double access_log_ratio; /* 0: off, 1: every request */
     bool loadtest_routes;
+    /*
+     * Where /metrics is served: on its own port (the default, 9464, which
+     * the load balancer never forwards to), on the main port when
+     * METRICS_PORT is PORT, or nowhere (METRICS_PORT=off).
+     */
+    enum { NA_METRICS_OFF, NA_METRICS_OWN_PORT, NA_METRICS_MAIN_PORT } metrics_at;
+    unsigned metrics_port;   /* NA_METRICS_OWN_PORT: 0 is any free port, logged at start */
     struct na_budget budget; /* includes the connection limit */
 
     /* Secrets: never logged, never answered. Empty when unset. */

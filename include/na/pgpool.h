@@ -31,6 +31,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "na/metrics.h"
 #include "na/store.h"
 
 #define NA_PGPOOL_BACKOFF_MIN_MS 100u
@@ -62,6 +63,8 @@ struct na_pgpool_config {
     bool (*idle)(void *conn, void *cls, bool *more);
     unsigned idle_ms;
     void *cls;
+    /* Borrowed; NULL: not measured. Item calls' run() times go to its query histogram. */
+    struct na_metrics *metrics;
 };
 
 struct na_pgpool;
@@ -73,7 +76,9 @@ struct na_pgpool *na_pgpool_start(const struct na_pgpool_config *cfg);
 void na_pgpool_submit(struct na_pgpool *p, struct na_store_call *call);
 
 struct na_pgpool_stats {
-    unsigned size, connected, busy, waiting;
+    unsigned size, connected, busy, waiting; /* now */
+    unsigned long long acquire_timeouts;     /* since start: calls answered 503 unrun */
+    unsigned long long reconnects;           /* item connections opened again */
 };
 
 void na_pgpool_stats(struct na_pgpool *p, struct na_pgpool_stats *out);

@@ -3,7 +3,8 @@
  *
  * Matching follows Express's defaults, so clients of the tutorial's app
  * see the same answers: literal segments compare case-insensitively and one
- * trailing slash is ignored ("/Health/" is "/health"). A `{param}` segment
+ * trailing slash is ignored ("/Health/" is "/health"). /metrics alone is
+ * matched case-sensitively, as the load balancer rule that blocks it is. A `{param}` segment
  * matches one non-empty segment. The result says which methods the path
  * allows, so the caller can answer 404 (no route) apart from 405 (route,
  * wrong method).
@@ -30,10 +31,18 @@ enum na_route {
     NA_ROUTE_HEALTH,
     NA_ROUTE_HEALTH_DETAILED,
     NA_ROUTE_INFO,
-    NA_ROUTE_ITEMS,  /* /api/items */
-    NA_ROUTE_ITEM,   /* /api/items/{id} */
-    NA_ROUTE_DELAY,  /* load-testing route: /api/delay/{ms} */
-    NA_ROUTE_STATUS, /* load-testing route: /api/status/{code} */
+    NA_ROUTE_ITEMS,   /* /api/items */
+    NA_ROUTE_ITEM,    /* /api/items/{id} */
+    NA_ROUTE_DELAY,   /* load-testing route: /api/delay/{ms} */
+    NA_ROUTE_STATUS,  /* load-testing route: /api/status/{code} */
+    NA_ROUTE_METRICS, /* /metrics, when served on the main port */
+    NA_ROUTE_LAST_ = NA_ROUTE_METRICS,
+};
+
+/* What na_router_match() may match beyond the API: the routes switched on. */
+enum na_router_flags {
+    NA_ROUTER_LOADTEST = 1u << 0, /* /api/delay/{ms}, /api/status/{code} */
+    NA_ROUTER_METRICS = 1u << 1,  /* /metrics */
 };
 
 struct na_match {
@@ -52,15 +61,28 @@ struct na_match {
 /* The method token's bit; NA_METHOD_OTHER for anything unknown. */
 enum na_method na_method_parse(const char *method);
 
+/* The bit's index, 0 to 7 (GET is 0, OTHER is 7). */
+unsigned na_method_index(enum na_method m);
+
+/* The method's name by index ("GET"; "OTHER" for 7). Static storage. */
+const char *na_method_name(unsigned index);
+
+/*
+ * The route's template as the metrics and the OpenAPI document name it
+ * ("/api/items/{id}"); "unmatched" for NA_ROUTE_NONE. Static storage.
+ */
+const char *na_router_template(enum na_route route);
+
 /*
  * Matches `path` as it came on the request line (not percent-decoded,
  * without the query string), as Express matches: a literal segment never
  * decodes, so "/%61pi/items" is not /api/items and an escaped letter cannot
  * reach a route past path rules in front of the service (an ALB's, a
  * WAF's); "/api%2Fitems" is one segment. Only the parameter is decoded.
- * Load-testing routes match only when `loadtest` is set.
+ * Load-testing routes and /metrics match only when `flags` (enum
+ * na_router_flags) switch them on.
  */
-void na_router_match(const char *path, bool loadtest, struct na_match *out);
+void na_router_match(const char *path, unsigned flags, struct na_match *out);
 
 /*
  * Percent-decodes a query argument or a route parameter in place ("%41"

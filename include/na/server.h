@@ -43,6 +43,18 @@ uint64_t na_server_in_flight(const struct na_server *s);
 /* Requests that finished after the drain began. */
 uint64_t na_server_drained_requests(const struct na_server *s);
 
+/* What the server has seen since it started (connections: now), for the metrics. */
+struct na_server_stats {
+    uint64_t connections, in_flight, drained;
+    bool draining;
+    unsigned long long accepted, refused; /* refused: answered 503 at the connection limit */
+    unsigned long long headers_timeouts, request_timeouts, send_timeouts;
+    unsigned long long evicted; /* idle connections closed to make room for new ones */
+};
+
+/* Any thread; takes the connection list's lock for a moment. */
+void na_server_stats(struct na_server *s, struct na_server_stats *out);
+
 /*
  * Stops: answers delayed requests still waiting with 503, closes every
  * connection, joins the threads and frees. NULL is a no-op.

@@ -21,8 +21,10 @@
 
 /*
  * Runs until drained or failed; returns the process exit status. `meter`
- * reads what the container is charged (sysinfo.h; may be empty).
+ * reads what the container is charged (sysinfo.h; may be empty);
+ * `revision` is the build's git revision (static), for the metrics.
  */
-int na_service_run(const struct na_config *cfg, const struct na_memory_meter *meter);
+int na_service_run(const struct na_config *cfg, const struct na_memory_meter *meter,
+                   const char *revision);
 
 #endif

@@ -113,6 +113,8 @@ struct na_store_health {
     int64_t items;       /* -1 when unknown */
     bool has_pool;
     unsigned pool_size, pool_connected, pool_busy, pool_waiting;
+    unsigned long long pool_acquire_timeouts, pool_reconnects; /* since start */
+    unsigned long long coalesced; /* reads that shared another's query, since start */
 };
 
 struct na_store;
@@ -146,13 +148,15 @@ uint64_t na_store_memory_bytes(size_t max_items, size_t max_keys);
 
 struct na_config;
 
+struct na_metrics;
+
 /*
  * Creates the PostgreSQL store for cfg->database_url and starts its pool,
  * which connects in the background (the service starts even while the
- * database is down). `cfg` is borrowed for the store's life. NULL if out of
- * memory or threads.
+ * database is down). `cfg` and `metrics` (NULL: queries not timed) are
+ * borrowed for the store's life. NULL if out of memory or threads.
  */
-struct na_store *na_store_pg_new(const struct na_config *cfg);
+struct na_store *na_store_pg_new(const struct na_config *cfg, struct na_metrics *metrics);
 
 /*
  * Submits `call`; call->done runs exactly once. Clears the output fields

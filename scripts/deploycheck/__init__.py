@@ -46,6 +46,7 @@ def check_model(m, report, architectures):
     network.check_target_group(m, report)
     network.check_load_balancer(m, report)
     network.check_listeners(m, report)
+    network.check_metrics_exposure(m, c, report)
     network.check_security_groups(m, report)
     iam.check_roles(m, c, report)
     registry.check_repository(m, report)

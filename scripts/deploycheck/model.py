@@ -84,6 +84,8 @@ def from_cli(docs):
         "lb": {"attributes": attributes((docs.get("load-balancer-attributes.json") or {})
                                         .get("Attributes"))},
         "listeners": None,
+        "listener_ids": None,
+        "listener_rules": None,
         "security_groups": None,
         "scalable_target": docs.get("scalable-target.json"),
         "scaling_policies": policies,
@@ -152,6 +154,9 @@ def from_template(resolved, where):
         "lb": {"attributes": attributes((lb or {}).get("LoadBalancerAttributes")),
                "scheme": (lb or {}).get("Scheme")},
         "listeners": [p for _, p in of("AWS::ElasticLoadBalancingV2::Listener")],
+        "listener_ids": [physical(name, res[name])[0]
+                         for name, _ in of("AWS::ElasticLoadBalancingV2::Listener")],
+        "listener_rules": [p for _, p in of("AWS::ElasticLoadBalancingV2::ListenerRule")],
         "security_groups": sgs,
         "scalable_target": first("AWS::ApplicationAutoScaling::ScalableTarget"),
         "scaling_policies": [(where, p.get("PolicyName"),

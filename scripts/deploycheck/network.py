@@ -78,6 +78,40 @@ def check_listeners(m, report):
         report.add(where, "listener", "no listener forwards to the target group")
 
 
+def blocks_metrics(rule):
+    """True when a listener rule answers /metrics and below itself, never forwarding."""
+    values = []
+    for cond in rule.get("Conditions") or []:
+        if cond.get("Field") == "path-pattern":
+            values += (cond.get("PathPatternConfig") or {}).get("Values") or cond.get("Values") or []
+    actions = rule.get("Actions") or []
+    return ("/metrics" in values and "/metrics/*" in values and bool(actions)
+            and all(a.get("Type") == "fixed-response" for a in actions))
+
+
+def check_metrics_exposure(m, c, report):
+    """/metrics must not reach the internet: on a port of its own, the load balancer never
+    forwards to it; on PORT, only a listener rule answering it keeps it off."""
+    if not c:
+        return
+    env = {e.get("name"): e.get("value") for e in c.get("environment") or [] if isinstance(e, dict)}
+    port, metrics = str(env.get("PORT") or "3000"), str(env.get("METRICS_PORT") or "9464")
+    listeners = m["listeners"]
+    if listeners is None:
+        if metrics == port:
+            report.add(m["files"]["taskdef"], "metrics",
+                       f"METRICS_PORT {metrics} is PORT: the load balancer would serve /metrics "
+                       "to the internet: give it a port of its own (9464)")
+        return
+    for lid, x in zip(m["listener_ids"], listeners):
+        if forwards(x) and not any(blocks_metrics(r) for r in m["listener_rules"]
+                                   if r.get("ListenerArn") == lid):
+            report.add(m["files"]["listeners"], "metrics",
+                       f"the listener on port {x.get('Port')} would forward /metrics to the "
+                       "tasks (served there when METRICS_PORT is PORT): add a rule answering "
+                       "/metrics and /metrics/* with a fixed response")
+
+
 def check_security_groups(m, report):
     sgs, where = m["security_groups"], m["files"]["security_groups"]
     if sgs is None:

@@ -83,7 +83,7 @@ class Arm64Test(unittest.TestCase):
     def test_it_serves_and_drains_under_qemu(self):
         port = free_port()
         env = {"PORT": str(port), "HOST": "127.0.0.1", "API_KEY": "k",
-               "ENABLE_LOADTEST_ROUTES": "1"}
+               "ENABLE_LOADTEST_ROUTES": "1", "METRICS_PORT": "0"}
         p = subprocess.Popen([QEMU, "-L", self.root, os.path.join(self.root, "usr/local/bin/node-api")],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:

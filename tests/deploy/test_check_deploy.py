@@ -47,6 +47,9 @@ BREAKAGES = [
     ("task-definition.json", lambda d: container(d).update(stopTimeout=20), "SIGKILL would cut"),
     ("task-definition.json", lambda d: env_set(d, "SHUTDOWN_TIMEOUT_S", "3"),
      "shorter than the longest request"),
+    # The tutorial's ALB forwards every path on PORT: /metrics there is on the internet.
+    ("task-definition.json", lambda d: env_set(d, "METRICS_PORT", "3000"),
+     "METRICS_PORT 3000 is PORT"),
     ("task-definition.json", lambda d: env_set(d, "SHUTDOWN_TIMEOUT_S", "12"),
      "and the stop after the drain"),
     ("task-definition.json", lambda d: env_set(d, "KEEPALIVE_TIMEOUT_S", "30"),
@@ -326,6 +329,9 @@ class CheckDeployTest(unittest.TestCase):
              "  DesiredCount:\n    Type: Number\n    Default: 1", "desiredCount 1"),
             ("PlatformVersion: 1.4.0", "PlatformVersion: 1.3.0", "older than 1.4.0"),
             ('"rulePriority":2', '"rulePriority":1', "must be distinct"),
+            ("Values: [/metrics, /metrics/*]", "Values: [/metrics]", "would forward /metrics"),
+            ("        - Type: fixed-response\n", "        - Type: forward\n          TargetGroupArn: "
+             "!Ref TargetGroup\n", "would forward /metrics"),
         ]
         with open(os.path.join(DEPLOY, "cloudformation.yaml")) as f:
             text = f.read()

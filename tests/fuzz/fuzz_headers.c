@@ -1,8 +1,8 @@
 /*
  * Fuzz target: the request headers parsed by themselves: Accept
- * (negotiate.h), X-Request-Id (reqid.h), X-Forwarded-For (accesslog.h),
- * Authorization / X-API-Key (auth.h) and Idempotency-Key (idem.h). The
- * input is split at its first two newlines into three header values.
+ * (negotiate.h, and metrics.h's OpenMetrics choice), X-Request-Id (reqid.h), X-Forwarded-For
+ * (accesslog.h), Authorization / X-API-Key (auth.h) and Idempotency-Key (idem.h). The input is
+ * split at its first two newlines into three header values.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 #include "na/accesslog.h"
 #include "na/auth.h"
 #include "na/idem.h"
+#include "na/metrics.h"
 #include "na/negotiate.h"
 #include "na/reqid.h"
 
@@ -32,6 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     c = strchr(b, '\n');
     c = c ? (*c = '\0', c + 1) : b;
     if (na_negotiate(a) > NA_FORMAT_BSON)
+        abort();
+    /* Not asked for, never chosen: an Accept without the media type gets the text format. */
+    if (na_metrics_wants_openmetrics(a) && !strcasestr(a, "application/openmetrics-text"))
         abort();
     n = na_reqid_assign(b, id);
     if (n != strlen(id) || !na_reqid_sane(id, n))

@@ -84,7 +84,9 @@ def free_port():
 class Server:
     def __init__(self, env=None, args=(), wait=True):
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("PORT", "HOST"))}
-        full_env.update({"PORT": "0", "HOST": "127.0.0.1", "LOG_LEVEL": "info"})
+        # METRICS_PORT 0: a free port each (the default, 9464, would be shared by every server).
+        full_env.update({"PORT": "0", "HOST": "127.0.0.1", "LOG_LEVEL": "info",
+                         "METRICS_PORT": "0"})
         full_env.update(env or {})
         quiet = full_env["LOG_LEVEL"] in ("warn", "error")
         if quiet and full_env["PORT"] == "0":
@@ -198,6 +200,7 @@ class Server:
 def run(args=(), env=None, timeout=20.0):
     """Runs the binary to completion: (exit status, stdout, stderr)."""
     full_env = {k: v for k, v in os.environ.items()}
+    full_env.setdefault("METRICS_PORT", "0")
     full_env.update(env or {})
     p = subprocess.run([BIN, *args], env=full_env, capture_output=True, timeout=timeout)
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")

@@ -48,6 +48,8 @@ static void test_defaults(void **state)
     assert_int_equal(c.memory_shed_percent, 90);
     assert_true(c.access_log_ratio == 1.0);
     assert_false(c.loadtest_routes);
+    assert_int_equal(c.metrics_at, NA_METRICS_OWN_PORT);
+    assert_int_equal(c.metrics_port, 9464);
     assert_int_equal(c.budget.limit_bytes, 0);
     assert_int_equal(c.budget.max_connections, NA_DEFAULT_MAX_CONNECTIONS);
 }
@@ -128,6 +130,8 @@ static void test_errors_name_the_variable(void **state)
         {"ACCESS_LOG", "1.5"},
         {"ACCESS_LOG", "nan"},
         {"ENABLE_LOADTEST_ROUTES", "maybe"},
+        {"METRICS_PORT", "65536"},
+        {"METRICS_PORT", "nine"},
         {"SERVICE_NAME", "has space"},
         {"NODE_ENV", "bad\x01"},
         {"APP_VERSION", "\xff\xfe"},
@@ -144,6 +148,32 @@ static void test_errors_name_the_variable(void **state)
         assert_int_equal(load(&c, &e, env), -1);
         assert_string_equal(e.var, cases[i][0]);
         assert_true(strlen(e.message) > 0);
+    }
+}
+
+/* METRICS_PORT: its own port (0: any free one), the main port when it is PORT, or off. */
+static void test_metrics_port(void **state)
+{
+    static const struct {
+        const char *port, *metrics;
+        int at;
+        unsigned metrics_port;
+    } cases[] = {
+        {"3000", "9100", NA_METRICS_OWN_PORT, 9100}, {"3000", "0", NA_METRICS_OWN_PORT, 0},
+        {"0", "0", NA_METRICS_OWN_PORT, 0},          {"3000", "3000", NA_METRICS_MAIN_PORT, 3000},
+        {"3000", "off", NA_METRICS_OFF, 0},          {"3000", "false", NA_METRICS_OFF, 0},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *env[] = {"PORT", cases[i].port, "METRICS_PORT", cases[i].metrics, NULL};
+        struct na_config c;
+        struct na_config_error e;
+
+        assert_int_equal(load(&c, &e, env), 0);
+        assert_int_equal(c.metrics_at, cases[i].at);
+        if (cases[i].at != NA_METRICS_OFF)
+            assert_int_equal(c.metrics_port, cases[i].metrics_port);
     }
 }
 
@@ -185,6 +215,7 @@ int main(void)
         cmocka_unit_test(test_values),
         cmocka_unit_test(test_empty_is_unset),
         cmocka_unit_test(test_errors_name_the_variable),
+        cmocka_unit_test(test_metrics_port),
         cmocka_unit_test(test_budget_errors_name_the_variable),
         cmocka_unit_test(test_cgroup_defaults),
     };

@@ -53,8 +53,36 @@ static void test_params_and_loadtest_gate(void **state)
     na_router_match("/api/status/503/", true, &m);
     assert_int_equal(m.route, NA_ROUTE_STATUS);
     assert_int_equal(m.param_len, 3);
+    /* /metrics only where it is switched on (METRICS_PORT=PORT, or the metrics port). */
+    na_router_match("/metrics", NA_ROUTER_LOADTEST, &m);
+    assert_int_equal(m.route, NA_ROUTE_NONE);
+    na_router_match("/metrics", NA_ROUTER_METRICS, &m);
+    assert_int_equal(m.route, NA_ROUTE_METRICS);
+    na_router_match("/metrics/", NA_ROUTER_METRICS, &m);
+    assert_int_equal(m.route, NA_ROUTE_METRICS);
+    na_router_match("/Metrics", NA_ROUTER_METRICS, &m);
+    assert_int_equal(m.route, NA_ROUTE_NONE);
+    na_router_match("/api/delay/1", NA_ROUTER_METRICS, &m);
+    assert_int_equal(m.route, NA_ROUTE_NONE);
     assert_int_equal(route_of("/api/delay/", true), NA_ROUTE_NONE);
     assert_int_equal(route_of("/api/delay/1/2", true), NA_ROUTE_NONE);
+}
+
+/* Metrics label routes by template and methods by name: bounded whatever the path. */
+static void test_templates_and_method_names(void **state)
+{
+    (void)state;
+    assert_string_equal(na_router_template(NA_ROUTE_ITEM), "/api/items/{id}");
+    assert_string_equal(na_router_template(NA_ROUTE_NONE), "unmatched");
+    assert_string_equal(na_router_template(NA_ROUTE_METRICS), "/metrics");
+    assert_string_equal(na_router_template((enum na_route)99), "unmatched");
+    for (unsigned r = 0; r <= NA_ROUTE_LAST_; r++)
+        assert_non_null(na_router_template((enum na_route)r));
+    assert_int_equal(na_method_index(NA_METHOD_GET), 0);
+    assert_int_equal(na_method_index(NA_METHOD_OPTIONS), 6);
+    assert_int_equal(na_method_index(NA_METHOD_OTHER), 7);
+    assert_string_equal(na_method_name(na_method_index(na_method_parse("DELETE"))), "DELETE");
+    assert_string_equal(na_method_name(na_method_index(na_method_parse("BREW"))), "OTHER");
 }
 
 static void test_methods(void **state)
@@ -129,9 +157,13 @@ static void test_raw_path(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_raw_path),         cmocka_unit_test(test_tutorial_routes),
-        cmocka_unit_test(test_express_leniency), cmocka_unit_test(test_params_and_loadtest_gate),
-        cmocka_unit_test(test_methods),          cmocka_unit_test(test_unescape),
+        cmocka_unit_test(test_raw_path),
+        cmocka_unit_test(test_tutorial_routes),
+        cmocka_unit_test(test_express_leniency),
+        cmocka_unit_test(test_params_and_loadtest_gate),
+        cmocka_unit_test(test_templates_and_method_names),
+        cmocka_unit_test(test_methods),
+        cmocka_unit_test(test_unescape),
     };
 
     return RUN(tests);
