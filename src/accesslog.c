@@ -82,7 +82,9 @@ void na_access_log(const struct na_access_entry *e)
     na_buf_printf(&b, ",\"duration_ms\":%.3f,\"bytes\":", e->duration_ms);
     na_buf_int(&b, (long long)e->bytes);
     put_str(&b, "\"request_id\":", e->request_id, e->request_id ? strlen(e->request_id) : 0, 128);
-    put_str(&b, "\"trace_id\":", e->trace_id, e->trace_id ? strlen(e->trace_id) : 0, 128);
+    put_str(&b, "\"trace_id\":", e->trace_id, e->trace_id ? strlen(e->trace_id) : 0, 32);
+    put_str(&b, "\"amzn_trace_id\":", e->amzn_trace, e->amzn_trace ? strlen(e->amzn_trace) : 0,
+            128);
     client = na_access_client(e->forwarded, e->peer, &client_len);
     put_str(&b, "\"client\":", client, client_len, 64);
     put_str(&b, "\"user_agent\":", e->user_agent, e->user_agent ? strlen(e->user_agent) : 0, 256);

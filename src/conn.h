@@ -99,6 +99,7 @@ struct conn {
     /* The current request; reset when it begins. */
     bool log_this;
     bool answered_raw; /* answered straight on the socket: the close is ours */
+    bool used_db;      /* answered by the database: its time goes in Server-Timing */
     uint64_t started_ns;
     uint64_t body_bytes; /* received, kept or not */
     char *body;          /* kept body, for routes that take one */

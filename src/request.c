@@ -26,6 +26,7 @@
 #include "na/log.h"
 #include "na/metrics.h"
 #include "na/quota.h"
+#include "na/trace.h"
 
 static const char json_type[] = "application/json; charset=utf-8";
 
@@ -102,6 +103,25 @@ static bool count_body(struct conn *c, struct na_reply *r)
 }
 
 /*
+ * Server-Timing (W3C): the time in the service from the request's head to
+ * its answer, and the database call's when one answered it, in ms, so a
+ * load generator can tell server time from network time.
+ */
+static void server_timing(const struct conn *c, struct MHD_Response *resp)
+{
+    unsigned long long app_us = (na_clock_ns() - c->started_ns) / 1000u, db_us;
+    char v[80];
+    int n = snprintf(v, sizeof(v), "app;dur=%llu.%03llu", app_us / 1000u, app_us % 1000u);
+
+    if (c->used_db && n > 0 && (size_t)n < sizeof(v)) {
+        db_us = (unsigned long long)(c->req.call.latency_ms * 1000.0);
+        snprintf(v + n, sizeof(v) - (size_t)n, ", db;dur=%llu.%03llu", db_us / 1000u,
+                 db_us % 1000u);
+    }
+    MHD_add_response_header(resp, "Server-Timing", v);
+}
+
+/*
  * Turns the connection's reply into a response and queues it. The body is
  * handed to libmicrohttpd with its release callback; a body in the reply's
  * own storage needs none, as the connection context outlives the response.
@@ -153,6 +173,7 @@ static enum MHD_Result respond(struct conn *c)
         snprintf(num, sizeof(num), "%u", r->retry_after_s);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
     }
+    server_timing(c, resp);
     /* Draining: one more answer per connection, then the client reconnects elsewhere. */
     if (atomic_load_explicit(&c->srv->app->draining, memory_order_relaxed))
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
@@ -384,6 +405,7 @@ static enum MHD_Result request_begin(struct conn *c, const char *url, const char
     atomic_fetch_add_explicit(&s->app->in_flight, 1, memory_order_relaxed);
     c->log_this = na_access_sampled(cfg->access_log_ratio);
     c->answered_raw = false;
+    c->used_db = false;
     c->body_bytes = 0;
     c->status = 0;
     c->bytes = 0;
@@ -501,6 +523,7 @@ static enum MHD_Result request_dispatch(struct conn *c)
             na_store_submit(s->app->store, &req->call);
             return respond(c); /* answered inline: READY */
         }
+        c->used_db = true;
         /*
          * Suspend first: the store may finish on its thread at once. From
          * here the store owns the request: its thread resumes it, and
@@ -572,6 +595,7 @@ void na_conn_on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
     struct na_server *s = cls;
     struct conn *c = *req_cls;
     struct na_access_entry e;
+    char trace_id[NA_TRACE_ID_LEN + 1];
     uint64_t now;
 
     if (!c)
@@ -592,7 +616,10 @@ void na_conn_on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
         e.duration_ms = (double)(now - c->started_ns) / 1e6;
         e.request_id = c->request_id;
         /* Header values live until the connection's pool is reset, after this call. */
-        e.trace_id = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "X-Amzn-Trace-Id");
+        e.amzn_trace = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "X-Amzn-Trace-Id");
+        if (na_trace_id(MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "traceparent"),
+                        e.amzn_trace, trace_id))
+            e.trace_id = trace_id;
         e.forwarded = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "X-Forwarded-For");
         e.user_agent = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "User-Agent");
         e.peer = c->peer;

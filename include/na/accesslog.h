@@ -2,8 +2,10 @@
  * accesslog: one JSON line per finished request.
  *
  * Fields: method, path, status, duration_ms, bytes, request_id, trace_id
- * (the ALB's X-Amzn-Trace-Id), client (first hop of X-Forwarded-For, else
- * the peer address) and user_agent, after the common log fields. Requests
+ * (32 hex digits from traceparent or the ALB's X-Amzn-Trace-Id root, see
+ * trace.h), amzn_trace_id (the ALB's header as it came), client (first hop
+ * of X-Forwarded-For, else the peer address) and user_agent, after the
+ * common log fields. Requests
  * answered 5xx, or cut off before their answer was sent, are logged at
  * level "error" and never sampled away; the rest at "info", subject to
  * ACCESS_LOG's ratio. The query string is not logged: it may carry secrets.
@@ -22,7 +24,8 @@ struct na_access_entry {
     double duration_ms;
     uint64_t bytes;         /* body bytes answered */
     const char *request_id; /* may be NULL */
-    const char *trace_id;   /* may be NULL */
+    const char *trace_id;   /* 32 hex digits; may be NULL */
+    const char *amzn_trace; /* X-Amzn-Trace-Id as it came; may be NULL */
     const char *forwarded;  /* X-Forwarded-For, may be NULL */
     const char *peer;       /* the socket's peer address */
     const char *user_agent; /* may be NULL */

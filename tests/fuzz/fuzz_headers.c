@@ -1,8 +1,9 @@
 /*
  * Fuzz target: the request headers parsed by themselves: Accept
  * (negotiate.h, and metrics.h's OpenMetrics choice), X-Request-Id (reqid.h), X-Forwarded-For
- * (accesslog.h), Authorization / X-API-Key (auth.h) and Idempotency-Key (idem.h). The input is
- * split at its first two newlines into three header values.
+ * (accesslog.h), Authorization / X-API-Key (auth.h), Idempotency-Key (idem.h) and traceparent /
+ * X-Amzn-Trace-Id (trace.h). The input is split at its first two newlines into three header
+ * values.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 #include "na/metrics.h"
 #include "na/negotiate.h"
 #include "na/reqid.h"
+#include "na/trace.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -50,6 +52,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         for (size_t i = 0; i < n; i++) {
             if (key[i] < 0x20 || key[i] > 0x7e)
+                abort();
+        }
+    }
+    {
+        char trace[NA_TRACE_ID_LEN + 1];
+
+        /* A trace id is 32 lower-case hex digits, not all zeros, whatever came in. */
+        if (na_trace_id(a, b, trace)) {
+            bool nonzero = false;
+
+            if (strlen(trace) != NA_TRACE_ID_LEN)
+                abort();
+            for (size_t i = 0; i < NA_TRACE_ID_LEN; i++) {
+                if (!trace[i] || !strchr("0123456789abcdef", trace[i]))
+                    abort();
+                nonzero |= trace[i] != '0';
+            }
+            if (!nonzero)
                 abort();
         }
     }

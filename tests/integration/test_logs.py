@@ -1,5 +1,6 @@
 """Logs: every line valid JSON with the common fields; lifecycle and access lines."""
 
+import re
 import time
 import unittest
 
@@ -42,7 +43,9 @@ class LogsTest(unittest.TestCase):
         a = by_path["/api/items"]
         self.assertEqual((a["method"], a["path"], a["status"]), ("GET", "/api/items", 200))
         self.assertEqual(a["client"], "203.0.113.9")
-        self.assertEqual(a["trace_id"], "Root=1-5f84c7a9-abc")
+        # Too short for an X-Ray root: no trace id, the ALB's header kept as it came.
+        self.assertIsNone(a["trace_id"])
+        self.assertEqual(a["amzn_trace_id"], "Root=1-5f84c7a9-abc")
         self.assertEqual(a["request_id"], "rid-1")
         self.assertEqual(a["user_agent"], "probe/1.0")
         self.assertGreater(a["bytes"], 100)
@@ -57,6 +60,49 @@ class LogsTest(unittest.TestCase):
         self.assertIn("SIGTERM received, shutting down gracefully", messages)
         self.assertIn("drained", messages)
         self.assertEqual(messages[-1], "Server closed")
+
+    def test_trace_context(self):
+        """trace_id is one field a log query joins on: the W3C traceparent's trace id, or the
+        ALB's X-Ray root as the same 32 hex digits; malformed values are ignored, never an
+        error; the ALB's header is kept as it came."""
+        tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        root = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+        cases = [
+            ("/api/items?case=w3c", {"traceparent": tp}, "4bf92f3577b34da6a3ce929d0e0e4736", None),
+            ("/api/items?case=xray", {"X-Amzn-Trace-Id": root}, "5759e988bd862e3fe1be46a994272793",
+             root),
+            ("/api/items?case=both", {"traceparent": tp, "X-Amzn-Trace-Id": root},
+             "4bf92f3577b34da6a3ce929d0e0e4736", root),
+            ("/api/items?case=bad-w3c", {"traceparent": tp.upper(), "X-Amzn-Trace-Id": root},
+             "5759e988bd862e3fe1be46a994272793", root),
+            ("/api/items?case=bad", {"traceparent": "00-xyz", "X-Amzn-Trace-Id": "Root=1-zz"},
+             None, "Root=1-zz"),
+        ]
+        with Server() as srv:
+            for path, headers, _, _ in cases:
+                r = srv.get(path, headers)
+                self.assertEqual(r.status, 200)
+            # Lines are written by the log's own thread: wait for all of them.
+            deadline = time.monotonic() + 10
+            while True:
+                access = [l for l in srv.logs() if l["message"] == "request"]
+                if len(access) >= len(cases) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(len(access), len(cases))
+            got = sorted((l["trace_id"] or "", l["amzn_trace_id"] or "") for l in access)
+            want = sorted((t or "", a or "") for _, _, t, a in cases)
+            self.assertEqual(got, want)
+
+    def test_server_timing(self):
+        """Every answer says how long the service spent on it, so a load generator can tell
+        server time from network time (the database's part: test_metrics.py)."""
+        with Server({"ENABLE_LOADTEST_ROUTES": "1"}) as srv:
+            for path, at_least_ms in (("/api/items", 0), ("/api/delay/120", 120), ("/nope", 0)):
+                r = srv.get(path)
+                m = re.fullmatch(r"app;dur=(\d+\.\d{3})", r.header("Server-Timing") or "")
+                self.assertIsNotNone(m, r.headers)
+                self.assertGreaterEqual(float(m.group(1)), at_least_ms)
 
     def test_access_log_off_keeps_errors(self):
         srv = Server({"ACCESS_LOG": "off", "ENABLE_LOADTEST_ROUTES": "1"})

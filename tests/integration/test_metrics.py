@@ -314,7 +314,14 @@ class DatabaseMetricsTest(unittest.TestCase):
             self.assertEqual(created.status, 201, created)
             item = created.json()["id"]
             for _ in range(9):
-                self.assertEqual(srv.get(f"/api/items/{item}").status, 200)
+                r = srv.get(f"/api/items/{item}")
+                self.assertEqual(r.status, 200)
+                # Server-Timing: the service's time, and the database's within it.
+                m = re.fullmatch(r"app;dur=(\d+\.\d{3}), db;dur=(\d+\.\d{3})",
+                                 r.header("Server-Timing"))
+                self.assertIsNotNone(m, r.header("Server-Timing"))
+                self.assertLessEqual(float(m.group(2)), float(m.group(1)))
+                self.assertGreater(float(m.group(2)), 0)
             samples = scrape.until_total(10)
             # One query per call, none shared: the calls came one after another.
             self.assertEqual(series(samples, "node_api_db_query_duration_seconds_count"), 10)
