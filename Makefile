@@ -84,6 +84,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/tests
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(LIB_OBJS) $(ALL_LDFLAGS) \
 	    $(LIBS) $$(pkg-config --libs cmocka)
 
+$(BUILD)/metrics_cost: scripts/bench/metrics_cost.c $(LIB_OBJS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB_OBJS) $(ALL_LDFLAGS) $(LIBS)
+
 run: deps-build $(BUILD)/node-api
 	./$(BUILD)/node-api
 
@@ -130,7 +133,7 @@ image:
 	scripts/image.sh
 
 # Not part of `make test`: timings do not belong in tests. BENCH_ARGS adds options.
-bench: all
+bench: all $(BUILD)/metrics_cost
 	@scripts/deps.sh bench
 	$(PYTHON) scripts/bench.py $(if $(QUICK),--quick) $(BENCH_ARGS)
 

@@ -13,7 +13,10 @@ report gives medians, and ratios as medians of per-round paired ratios.
 
 Also: idle RSS, RSS with 1,000 open keep-alive connections, time from exec
 to the first 200, the cost of the access log (to a file), and /api/items on
-PostgreSQL for node-api and for Express + pg. The reference apps are
+PostgreSQL for node-api and for Express + pg. And what metrics and the
+access log cost where they matter most, at a 0.25 vCPU CPU quota (a cgroup
+the script makes and removes, v1 or v2): node-api against itself with each
+switched off, interleaved, as medians of paired ratios (--no-cost skips it). The reference apps are
 installed with `npm ci` from their lock files in scripts/bench/.
 
 Writes results.md and results.json into --out (default build/bench) and
@@ -127,6 +130,59 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+class CpuQuota:
+    """A cgroup with a CPU quota (`cpus` of one CPU), v2 or v1, made and removed here. A
+    server starts inside it (its first thread already there: node-api reads THREADS from it)."""
+
+    def __init__(self, cpus):
+        self.cpus = cpus
+        name = f"node-api-bench-{os.getpid()}"
+        v1 = "/sys/fs/cgroup/cpu"
+        if os.path.exists(os.path.join(v1, "cpu.cfs_quota_us")):
+            self.path, self.v2 = os.path.join(v1, name), False
+        else:
+            self.path, self.v2 = os.path.join("/sys/fs/cgroup", name), True
+
+    def __enter__(self):
+        os.makedirs(self.path, exist_ok=True)
+        quota = int(self.cpus * 100000)
+        if self.v2:
+            with open(os.path.join(self.path, "cpu.max"), "w") as f:
+                f.write(f"{quota} 100000")
+        else:
+            with open(os.path.join(self.path, "cpu.cfs_period_us"), "w") as f:
+                f.write("100000")
+            with open(os.path.join(self.path, "cpu.cfs_quota_us"), "w") as f:
+                f.write(str(quota))
+        return self
+
+    def wrap(self, argv):
+        """argv run inside the cgroup."""
+        procs = os.path.join(self.path, "cgroup.procs")
+        return ["sh", "-c", f'echo $$ > {procs} && exec "$@"', "sh", *argv]
+
+    def __exit__(self, *exc):
+        for _ in range(50):
+            try:
+                os.rmdir(self.path)
+                return
+            except OSError:
+                time.sleep(0.1)  # its processes are still exiting
+
+
+def cpu_seconds(pids):
+    """User and system CPU time of the processes so far (/proc/PID/stat)."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 class LoggingServer(Server):
@@ -263,6 +319,7 @@ def main():
     ap.add_argument("--duration", type=int, help="seconds per wrk run")
     ap.add_argument("--server-cpus", type=int, default=1)
     ap.add_argument("--no-db", action="store_true")
+    ap.add_argument("--no-cost", action="store_true")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench"))
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "node-api"))
     args = ap.parse_args()
@@ -344,6 +401,12 @@ def main():
 
     if not args.no_db:
         report["database"] = bench_db(args, base, server_cpus, wrk_cpus, node_env)
+    if not args.no_cost:
+        report["cost"] = bench_cost(args, base, wrk_cpus, tmp)
+        micro = os.path.join(os.path.dirname(args.bin), "metrics_cost")
+        if os.path.exists(micro):
+            report["cost"]["record"] = json.loads(subprocess.run(
+                [micro], capture_output=True, text=True, check=True).stdout)
     shutil.rmtree(tmp, ignore_errors=True)
 
     md = markdown(report)
@@ -352,6 +415,53 @@ def main():
     with open(os.path.join(args.out, "results.md"), "w") as f:
         f.write(md)
     print(md)
+
+
+def bench_cost(args, base, wrk_cpus, tmp, cpus=0.25):
+    """node-api against itself with metrics off and with the access log on, each in the same
+    0.25 vCPU quota (one at a time), interleaved rounds: per round, the ratio of req/s."""
+    rounds = 5 if args.quick else 15
+    out = {"cpus": cpus, "rounds": rounds, "routes": {}}
+    with CpuQuota(cpus) as q:
+        def one(name, **env):
+            e = {**base, "THREADS": "", "ACCESS_LOG": "off", **env}  # THREADS from the quota
+            if env.get("ACCESS_LOG") == "on":
+                s = LoggingServer(name, q.wrap([args.bin]), env=e, cpus="0",
+                                  logfile=os.path.join(tmp, "cost-access.log"))
+            else:
+                s = Server(name, q.wrap([args.bin]), env=e, cpus="0")
+            return s
+
+        variants = [one("on"), one("metrics off", METRICS_PORT="off"),
+                    one("access log on", ACCESS_LOG="on")]
+        for path in ("/health", "/api/items"):
+            runs = {v.name: [] for v in variants}
+            for rnd in range(rounds):
+                order = variants[rnd % 3:] + variants[:rnd % 3]
+                for v in order:
+                    v.start()
+                    try:
+                        wrk(v.port, path, 50, 1, wrk_cpus)  # warm-up
+                        c0 = cpu_seconds(v.pids())
+                        r = wrk(v.port, path, 50, args.duration, wrk_cpus)
+                        r["cpu_us_per_req"] = ((cpu_seconds(v.pids()) - c0) * 1e6 /
+                                               max(r["requests"], 1))
+                        runs[v.name].append(r)
+                    finally:
+                        v.stop()
+            base_runs = runs["on"]
+            out["routes"][path] = {
+                "rps": {k: median([r["rps"] for r in v]) for k, v in runs.items()},
+                "cpu_us_per_req": {k: median([r["cpu_us_per_req"] for r in v])
+                                   for k, v in runs.items()},
+                "metrics_cost": median([1 - a["rps"] / b["rps"] for a, b in
+                                        zip(base_runs, runs["metrics off"])]),
+                "access_log_cost": median([1 - b["rps"] / a["rps"] for a, b in
+                                           zip(base_runs, runs["access log on"])]),
+                "errors": sum(r["errors"] for v in runs.values() for r in v),
+            }
+            log(f"bench: cost of metrics and the access log on {path} done")
+    return out
 
 
 def bench_db(args, base, server_cpus, wrk_cpus, node_env):
@@ -435,6 +545,29 @@ def markdown(r):
             lines.append(f"| {name} | {m['rps']:,.0f}{err} | {fmt_ms(m['p50_us'])} | "
                          f"{fmt_ms(m['p99_us'])} | {fmt_ms(m['p999_us'])} |")
         lines += ["", f"node-api is {d['ratio']:.1f}x Express + pg on the database route."]
+    if "cost" in r:
+        c = r["cost"]
+        lines += ["", f"node-api in a {c['cpus']} vCPU CPU quota (THREADS from it), 50 connections, "
+                      f"{c['rounds']} interleaved rounds: what metrics and the access log cost "
+                      "(medians of paired ratios; CPU time per request from /proc):", "",
+                  "| route | metrics on | metrics off | metrics cost | access log on | access log cost "
+                  "| CPU per request (on / off / log on) |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        for path, m in c["routes"].items():
+            rps, cpu = m["rps"], m["cpu_us_per_req"]
+            err = f" ({m['errors']} errors)" if m["errors"] else ""
+            lines.append(f"| {path} | {rps['on']:,.0f}{err} | {rps['metrics off']:,.0f} | "
+                         f"{m['metrics_cost'] * 100:.1f}% | {rps['access log on']:,.0f} | "
+                         f"{m['access_log_cost'] * 100:.1f}% | {cpu['on']:.1f} / "
+                         f"{cpu['metrics off']:.1f} / {cpu['access log on']:.1f} us |")
+        if "record" in c:
+            ns = c["record"]["ns_per_request"]
+            per_req = min(m["cpu_us_per_req"]["on"] for m in c["routes"].values())
+            lines += ["", f"Recording one request's metrics costs {ns:.1f} ns "
+                          f"({c['record']['ns_per_request_two_threads']:.1f} ns with two threads "
+                          f"recording at once, each in its own shard): "
+                          f"{ns / (per_req * 1000) * 100:.2f}% of the {per_req:.1f} us of CPU a "
+                          "request costs at that size (build/metrics_cost)."]
     return "\n".join(lines) + "\n"
 
 

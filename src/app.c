@@ -20,7 +20,7 @@ int na_app_init(struct na_app *app, const struct na_config *cfg, struct na_store
     if (gethostname(app->hostname, sizeof(app->hostname) - 1))
         strcpy(app->hostname, "localhost");
     app->info_body = na_encode_info(cfg->service_name, cfg->app_version, cfg->node_env,
-                                    app->hostname, &app->info_len);
+                                    app->hostname, NULL, &app->info_len);
     if (!app->info_body)
         return -1;
     if (cfg->api_key[0])
@@ -34,6 +34,20 @@ int na_app_init(struct na_app *app, const struct na_config *cfg, struct na_store
     atomic_init(&app->connections, 0);
     na_quota_init(&app->bodies, cfg->budget.body_pool_bytes);
     na_quota_init(&app->responses, cfg->budget.response_pool_bytes);
+    return 0;
+}
+
+int na_app_set_task(struct na_app *app, const struct na_taskmeta *task)
+{
+    size_t len;
+    char *body = na_encode_info(app->cfg->service_name, app->cfg->app_version, app->cfg->node_env,
+                                app->hostname, task, &len);
+
+    if (!body)
+        return -1;
+    free(app->info_body);
+    app->info_body = body;
+    app->info_len = len;
     return 0;
 }
 

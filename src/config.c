@@ -34,6 +34,9 @@ static const struct {
     {"ACCESS_LOG", "on", "on, off, or a sampling ratio such as 0.01"},
     {"ENABLE_LOADTEST_ROUTES", "0", "1 enables /api/delay/{ms} and /api/status/{code}"},
     {"METRICS_PORT", "9464", "Prometheus /metrics port (PORT: on the main port; off: none)"},
+    {"METRICS_EMF", "on on ECS", "CloudWatch embedded metric format lines on stdout"},
+    {"METRICS_EMF_INTERVAL_S", "60", "seconds each metrics line covers"},
+    {"METRICS_EMF_NAMESPACE", "node-api", "the CloudWatch namespace of those metrics"},
     {"DATABASE_URL", "unset", "PostgreSQL URL or conninfo; unset: embedded store"},
     {"API_KEY", "unset", "key for POST/PUT/DELETE (Bearer or X-API-Key); unset: 403"},
     {"DB_POOL_SIZE", "10", "database connections (one per database worker)"},
@@ -211,6 +214,34 @@ static int get_ratio(struct loader *l, const char *var, double *out)
     return 0;
 }
 
+/*
+ * A CloudWatch namespace: 1 to 255 of letters, digits and . - _ / # : and
+ * space, not beginning with "AWS/" (AWS's own) or ":" (PutMetricData's rules).
+ */
+static int get_namespace(struct loader *l, char *out, size_t cap)
+{
+    const char *v = value(l, "METRICS_EMF_NAMESPACE");
+    char q[400];
+
+    if (!v)
+        v = "node-api";
+    if (strlen(v) >= cap)
+        return fail(l, "METRICS_EMF_NAMESPACE", "%s is longer than %zu characters",
+                    quoted(v, q, sizeof(q)), cap - 1);
+    if (!strncmp(v, "AWS/", 4) || v[0] == ':')
+        return fail(l, "METRICS_EMF_NAMESPACE",
+                    "%s begins with AWS/ or ':', which CloudWatch keeps for itself",
+                    quoted(v, q, sizeof(q)));
+    for (const char *p = v; *p; p++) {
+        if (!isalnum((unsigned char)*p) && !strchr(".-_/#: ", *p))
+            return fail(l, "METRICS_EMF_NAMESPACE",
+                        "%s may hold only letters, digits, '.', '-', '_', '/', '#', ':' and spaces",
+                        quoted(v, q, sizeof(q)));
+    }
+    memcpy(out, v, strlen(v) + 1);
+    return 0;
+}
+
 static int get_service_name(struct loader *l, char *out, size_t cap)
 {
     const char *v = value(l, "SERVICE_NAME");
@@ -360,6 +391,16 @@ int na_config_load(struct na_config *cfg, na_getenv_fn get, void *ctx, const str
         c.metrics_at =
             c.metrics_port && c.metrics_port == c.port ? NA_METRICS_MAIN_PORT : NA_METRICS_OWN_PORT;
     }
+    /* Set by the ECS agent in every task (Fargate platform 1.4.0 and later). */
+    v = value(&l, "ECS_CONTAINER_METADATA_URI_V4");
+    if (v && strlen(v) >= sizeof(c.ecs_metadata_uri))
+        return fail(&l, "ECS_CONTAINER_METADATA_URI_V4", "is longer than %zu bytes",
+                    sizeof(c.ecs_metadata_uri) - 1);
+    snprintf(c.ecs_metadata_uri, sizeof(c.ecs_metadata_uri), "%s", v ? v : "");
+    if (get_bool(&l, "METRICS_EMF", c.ecs_metadata_uri[0] != '\0', &c.emf) ||
+        get_uint32(&l, "METRICS_EMF_INTERVAL_S", 60, 1, 3600, &c.emf_interval_s) ||
+        get_namespace(&l, c.emf_namespace, sizeof(c.emf_namespace)))
+        return -1;
     if (get_database_url(&l, c.database_url, sizeof(c.database_url)) ||
         get_secret(&l, "API_KEY", c.api_key, sizeof(c.api_key)))
         return -1;

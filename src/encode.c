@@ -2,6 +2,7 @@
  * encode: JSON response bodies (see include/na/encode.h).
  */
 #include "na/encode.h"
+#include "na/taskmeta.h"
 
 #include <cjson/cJSON.h>
 #include <inttypes.h>
@@ -93,18 +94,38 @@ char *na_encode_item(const struct na_item *item, size_t *len)
 }
 
 char *na_encode_info(const char *service, const char *version, const char *environment,
-                     const char *hostname, size_t *len)
+                     const char *hostname, const struct na_taskmeta *task, size_t *len)
 {
-    cJSON *root = cJSON_CreateObject();
+    cJSON *root = cJSON_CreateObject(), *t;
 
     if (!cJSON_AddStringToObject(root, "service", service) ||
         !cJSON_AddStringToObject(root, "version", version) ||
         !cJSON_AddStringToObject(root, "environment", environment) ||
-        !cJSON_AddStringToObject(root, "hostname", hostname)) {
-        cJSON_Delete(root);
-        return NULL;
+        !cJSON_AddStringToObject(root, "hostname", hostname))
+        goto fail;
+    if (task) {
+        /* Empty members (not in the metadata) are left out rather than sent as "". */
+        const char *const kv[][2] = {
+            {"cluster", task->cluster},
+            {"taskArn", task->task_arn},
+            {"family", task->family},
+            {"revision", task->revision},
+            {"availabilityZone", task->availability_zone},
+            {"launchType", task->launch_type},
+        };
+
+        t = cJSON_AddObjectToObject(root, "task");
+        if (!t)
+            goto fail;
+        for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
+            if (kv[i][1][0] && !cJSON_AddStringToObject(t, kv[i][0], kv[i][1]))
+                goto fail;
+        }
     }
     return finish(root, len);
+fail:
+    cJSON_Delete(root);
+    return NULL;
 }
 
 void na_encode_health(struct na_buf *b, const char *status, const char *hostname, double uptime_s,

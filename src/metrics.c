@@ -23,7 +23,7 @@
  * a millisecond, which the usual client-library default (5 ms first) would
  * put in one bucket. 16 finite bounds, then +Inf.
  */
-#define BUCKETS 16
+#define BUCKETS NA_METRICS_BUCKETS
 static const uint64_t bounds_ns[BUCKETS] = {
     100000,   250000,    500000,    1000000,   2500000,    5000000,    10000000,   25000000,
     50000000, 100000000, 250000000, 500000000, 1000000000, 2500000000, 5000000000, 10000000000,
@@ -181,6 +181,11 @@ void na_metrics_db_query(struct na_metrics *m, uint64_t duration_ns)
 
 /* ---- the scrape --------------------------------------------------------- */
 
+uint64_t na_metrics_bucket_bound_ns(unsigned b)
+{
+    return b < BUCKETS ? bounds_ns[b] : UINT64_MAX;
+}
+
 static uint64_t load(const atomic_uint_fast64_t *x)
 {
     return atomic_load_explicit(x, memory_order_relaxed);
@@ -317,6 +322,36 @@ static void write_events(struct na_metrics_writer *w, struct shard *head)
                       "Time of each database call on its connection.");
     sum_hist(head, db_at, NULL, counts, &sum_ns);
     write_hist(w, "node_api_db_query_duration_seconds", "", counts, sum_ns);
+}
+
+void na_metrics_totals(struct na_metrics *m, struct na_metrics_totals *out)
+{
+    struct shard *head = atomic_load_explicit(&m->shards, memory_order_acquire);
+
+    memset(out, 0, sizeof(*out));
+    for (struct shard *s = head; s; s = s->next) {
+        for (unsigned r = 0; r < NA_METRICS_ROUTES; r++) {
+            for (unsigned mi = 0; mi < NA_METRICS_METHODS; mi++) {
+                const atomic_uint_fast64_t *st = s->requests[r][mi];
+
+                for (unsigned i = 0; i < STATUS_SLOTS; i++) {
+                    uint64_t n = load(&st[i]);
+
+                    if (!n)
+                        continue;
+                    out->requests += n;
+                    if (i + STATUS_MIN >= 500)
+                        out->status_5xx += n;
+                    else if (i + STATUS_MIN >= 400)
+                        out->status_4xx += n;
+                }
+                for (unsigned b = 0; b <= BUCKETS; b++)
+                    out->latency[b] += load(&s->latency[r][mi].counts[b]);
+            }
+        }
+        for (unsigned e = 0; e < NA_EV_COUNT_; e++)
+            out->events[e] += load(&s->events[e]);
+    }
 }
 
 char *na_metrics_render(struct na_metrics *m, bool openmetrics, size_t *len)

@@ -100,6 +100,9 @@ static void store_source(struct na_metrics_writer *w, void *cls)
     na_metrics_counter(w, "node_api_db_acquire_timeouts_total",
                        "Calls answered 503 after DB_ACQUIRE_TIMEOUT_MS without a connection.",
                        (double)h.pool_acquire_timeouts);
+    na_metrics_counter(w, "node_api_db_errors_total",
+                       "Calls that failed on their connection (answered 503, 504 or 500).",
+                       (double)h.pool_errors);
     na_metrics_counter(w, "node_api_db_reconnects_total",
                        "Database connections opened again after one was lost.",
                        (double)h.pool_reconnects);

@@ -47,6 +47,7 @@ struct na_pgpool {
     bool ever_connected;
     bool shut;
     unsigned long long reconnects; /* item connections opened again after one was lost */
+    unsigned long long errors;     /* item calls that failed on their connection */
     atomic_bool stop;
 };
 
@@ -246,6 +247,9 @@ static void *worker_main(void *arg)
         l->busy--;
         if (!keep)
             l->connected--;
+        if (l == &p->items && (call->rc == NA_STORE_UNAVAILABLE || call->rc == NA_STORE_UNKNOWN ||
+                               call->rc == NA_STORE_ERROR))
+            p->errors++;
         pthread_mutex_unlock(&p->lock);
         if (!keep) {
             p->cfg.close(conn, p->cfg.cls);
@@ -377,6 +381,7 @@ void na_pgpool_stats(struct na_pgpool *p, struct na_pgpool_stats *out)
     out->waiting = p->items.waiting;
     out->acquire_timeouts = p->items.timeouts;
     out->reconnects = p->reconnects;
+    out->errors = p->errors;
     pthread_mutex_unlock(&p->lock);
 }
 

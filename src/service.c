@@ -13,6 +13,7 @@
 #include "na/app.h"
 #include "na/clock.h"
 #include "na/coalesce.h"
+#include "na/emf.h"
 #include "na/exporter.h"
 #include "na/log.h"
 #include "na/metrics.h"
@@ -20,10 +21,13 @@
 #include "na/server.h"
 #include "na/store.h"
 #include "na/sysinfo.h"
+#include "na/taskmeta.h"
 
 #define HOUSEKEEPING_MS      100
 #define HOUSEKEEPING_NEAR_MS 10 /* within 80% of the threshold */
 #define DRAIN_POLL_MS        10
+/* The task metadata endpoint is the ECS agent on the task's own host: it answers in ms. */
+#define TASKMETA_TIMEOUT_MS 1000
 
 static void ignore_signal(int sig)
 {
@@ -100,7 +104,7 @@ static unsigned housekeeping(struct na_app *app, const struct na_memory_meter *m
 
 static void log_started(const struct na_config *cfg, struct na_server *srv,
                         const struct na_store *store, const struct na_app *app,
-                        const struct na_exporter *exp)
+                        const struct na_exporter *exp, const struct na_taskmeta *task)
 {
     char msg[64], db[512];
     long long metrics_port = -1;
@@ -131,7 +135,13 @@ static void log_started(const struct na_config *cfg, struct na_server *srv,
             NA_LF_INT("headers_timeout_s", cfg->headers_timeout_s),
             NA_LF_INT("request_timeout_s", cfg->request_timeout_s),
             NA_LF_INT("keepalive_timeout_s", cfg->keepalive_timeout_s),
-            NA_LF_INT("shutdown_timeout_s", cfg->shutdown_timeout_s), NA_LF_INT("pid", getpid()));
+            NA_LF_INT("shutdown_timeout_s", cfg->shutdown_timeout_s), NA_LF_INT("pid", getpid()),
+            NA_LF_BOOL("emf", cfg->emf), NA_LF_STR("cluster", task ? task->cluster : NULL),
+            NA_LF_STR("task_arn", task ? task->task_arn : NULL),
+            NA_LF_STR("task_family", task ? task->family : NULL),
+            NA_LF_STR("task_revision", task ? task->revision : NULL),
+            NA_LF_STR("availability_zone", task ? task->availability_zone : NULL),
+            NA_LF_STR("launch_type", task ? task->launch_type : NULL));
     if (cfg->keepalive_timeout_s <= 60)
         na_logf(NA_LOG_WARN,
                 "KEEPALIVE_TIMEOUT_S is not above the ALB's 60 s idle timeout: expect 502s "
@@ -201,6 +211,29 @@ static int drain(struct na_server *srv, struct na_app *app, const struct na_memo
     return 1;
 }
 
+/*
+ * Reads the ECS task metadata, when on ECS, into *task and /api/info.
+ * Returns true when it did; on any failure the service starts without it,
+ * and says why.
+ */
+static bool read_task(const struct na_config *cfg, struct na_app *app, struct na_taskmeta *task)
+{
+    char err[256];
+
+    if (!cfg->ecs_metadata_uri[0])
+        return false;
+    if (na_taskmeta_fetch(cfg->ecs_metadata_uri, TASKMETA_TIMEOUT_MS, task, err, sizeof(err))) {
+        na_logf(NA_LOG_WARN, "ECS task metadata unavailable: starting without it",
+                NA_LF_STR("error", err), NA_LF_STR("variable", "ECS_CONTAINER_METADATA_URI_V4"));
+        return false;
+    }
+    if (na_app_set_task(app, task)) {
+        na_log(NA_LOG_WARN, "out of memory adding the task to /api/info");
+        return false;
+    }
+    return true;
+}
+
 /* The PostgreSQL store, its identical concurrent reads sharing one query. */
 static struct na_store *open_database(const struct na_config *cfg, struct na_metrics *metrics)
 {
@@ -219,8 +252,12 @@ int na_service_run(const struct na_config *cfg, const struct na_memory_meter *me
 {
     unsigned next_ms;
     struct na_metrics *metrics = na_metrics_new();
-    /* METRICS_PORT=off records nothing either: the hot path's cost is then none at all. */
-    struct na_metrics *recording = cfg->metrics_at != NA_METRICS_OFF ? metrics : NULL;
+    /* METRICS_PORT=off (and no EMF) records nothing: the hot path's cost is then none at all. */
+    struct na_metrics *recording = cfg->metrics_at != NA_METRICS_OFF || cfg->emf ? metrics : NULL;
+    struct na_emf *emf = NULL;
+    struct na_taskmeta task;
+    bool on_task = false;
+    char revision_dim[300];
     struct na_store *store = NULL;
     struct na_server *srv = NULL;
     struct na_exporter *exp = NULL;
@@ -245,6 +282,9 @@ int na_service_run(const struct na_config *cfg, const struct na_memory_meter *me
     }
     app_ok = true;
     app.metrics = recording;
+    on_task = read_task(cfg, &app, &task);
+    if (on_task)
+        snprintf(revision_dim, sizeof(revision_dim), "%s:%s", task.family, task.revision);
     if (na_observe_register(&observe, &app, revision)) {
         na_log(NA_LOG_ERROR, "out of memory at start");
         goto out;
@@ -263,14 +303,24 @@ int na_service_run(const struct na_config *cfg, const struct na_memory_meter *me
             goto out;
         }
     }
+    if (cfg->emf && !(emf = na_emf_new(cfg, metrics, srv, store, on_task ? revision_dim : NULL))) {
+        na_log(NA_LOG_ERROR, "out of memory at start");
+        goto out;
+    }
     next_ms = housekeeping(&app, meter);
-    log_started(cfg, srv, store, &app, exp);
+    log_started(cfg, srv, store, &app, exp, on_task ? &task : NULL);
 
-    while (!(sig = wait_signal(&set, next_ms)))
+    while (!(sig = wait_signal(&set, next_ms))) {
         next_ms = housekeeping(&app, meter);
+        if (emf)
+            na_emf_tick(emf);
+    }
     status = drain(srv, &app, meter, &set, sig);
 
 out:
+    /* The last interval, the drain's requests included, before the server's counts go. */
+    na_emf_flush(emf);
+    na_emf_free(emf);
     na_exporter_stop(exp);
     if (srv)
         na_observe_attach(&observe, NULL);

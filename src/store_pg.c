@@ -540,6 +540,7 @@ static void pg_health(struct na_store *s, struct na_store_health *out)
     out->pool_waiting = st.waiting;
     out->pool_acquire_timeouts = st.acquire_timeouts;
     out->pool_reconnects = st.reconnects;
+    out->pool_errors = st.errors;
 }
 
 static uint64_t pg_generation(struct na_store *s)

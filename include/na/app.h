@@ -45,6 +45,11 @@ struct na_app {
 int na_app_init(struct na_app *app, const struct na_config *cfg, struct na_store *store);
 void na_app_release(struct na_app *app);
 
+struct na_taskmeta;
+
+/* Adds the ECS task to /api/info's body. Before serving. Returns 0, or -1 when out of memory. */
+int na_app_set_task(struct na_app *app, const struct na_taskmeta *task);
+
 /* Seconds since na_app_init(), like Node's process.uptime(). */
 double na_app_uptime(const struct na_app *app);
 

@@ -46,8 +46,13 @@ struct na_config {
      * METRICS_PORT is PORT, or nowhere (METRICS_PORT=off).
      */
     enum { NA_METRICS_OFF, NA_METRICS_OWN_PORT, NA_METRICS_MAIN_PORT } metrics_at;
-    unsigned metrics_port;   /* NA_METRICS_OWN_PORT: 0 is any free port, logged at start */
-    struct na_budget budget; /* includes the connection limit */
+    unsigned metrics_port; /* NA_METRICS_OWN_PORT: 0 is any free port, logged at start */
+    /* CloudWatch embedded metric format lines (on by default on ECS; see emf.h). */
+    bool emf;
+    unsigned emf_interval_s;
+    char emf_namespace[256];
+    char ecs_metadata_uri[512]; /* ECS_CONTAINER_METADATA_URI_V4; empty: not on ECS */
+    struct na_budget budget;    /* includes the connection limit */
 
     /* Secrets: never logged, never answered. Empty when unset. */
     char database_url[2048]; /* empty: the embedded store */

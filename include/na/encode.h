@@ -37,9 +37,16 @@ char *na_encode_item(const struct na_item *item, size_t *len);
 uint8_t *na_encode_items_bson(const struct na_item *items, size_t n, size_t *len);
 uint8_t *na_encode_item_bson(const struct na_item *item, size_t *len);
 
-/* {"service","version","environment","hostname"}. Caller frees; NULL if out of memory. */
+struct na_taskmeta;
+
+/*
+ * {"service","version","environment","hostname"}, the tutorial's four, and
+ * "task":{"cluster","taskArn","family","revision","availabilityZone",
+ * "launchType"} when `task` is not NULL (on ECS). Caller frees; NULL if out
+ * of memory.
+ */
 char *na_encode_info(const char *service, const char *version, const char *environment,
-                     const char *hostname, size_t *len);
+                     const char *hostname, const struct na_taskmeta *task, size_t *len);
 
 /*
  * {"status","hostname","uptime":seconds (float),"timestamp":ms since epoch},

@@ -76,6 +76,22 @@ void na_metrics_count(struct na_metrics *m, enum na_metrics_event ev);
 /* One database query's time, for the query duration histogram. Any thread. */
 void na_metrics_db_query(struct na_metrics *m, uint64_t duration_ns);
 
+/* Latency buckets: finite upper bounds, then +Inf. */
+#define NA_METRICS_BUCKETS 16
+
+/* The registry's own counts summed over every route and method, since start. */
+struct na_metrics_totals {
+    uint64_t requests, status_4xx, status_5xx;
+    uint64_t events[NA_EV_COUNT_];
+    uint64_t latency[NA_METRICS_BUCKETS + 1]; /* per bucket, not cumulative */
+};
+
+/* Any thread. Counters only grow: the difference of two snapshots is an interval's. */
+void na_metrics_totals(struct na_metrics *m, struct na_metrics_totals *out);
+
+/* Bucket b's upper bound in ns, b < NA_METRICS_BUCKETS. */
+uint64_t na_metrics_bucket_bound_ns(unsigned b);
+
 /*
  * Renders every family: into a buffer the caller frees (free()), its
  * length in `*len`. Returns NULL when out of memory. Any thread; scrapes

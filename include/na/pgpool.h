@@ -79,6 +79,7 @@ struct na_pgpool_stats {
     unsigned size, connected, busy, waiting; /* now */
     unsigned long long acquire_timeouts;     /* since start: calls answered 503 unrun */
     unsigned long long reconnects;           /* item connections opened again */
+    unsigned long long errors; /* item calls that failed on their connection (503, 504, 500) */
 };
 
 void na_pgpool_stats(struct na_pgpool *p, struct na_pgpool_stats *out);

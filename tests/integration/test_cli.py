@@ -16,7 +16,8 @@ class CommandLineTest(unittest.TestCase):
         self.assertEqual(rc, 0)
         for var in ("PORT", "NODE_ENV", "APP_VERSION", "LOG_LEVEL", "THREADS", "MAX_CONNECTIONS",
                     "KEEPALIVE_TIMEOUT_S", "SHUTDOWN_TIMEOUT_S", "MAX_BODY_BYTES",
-                    "MEMORY_LIMIT_MB", "ACCESS_LOG", "ENABLE_LOADTEST_ROUTES"):
+                    "MEMORY_LIMIT_MB", "ACCESS_LOG", "ENABLE_LOADTEST_ROUTES", "METRICS_PORT",
+                    "METRICS_EMF", "METRICS_EMF_INTERVAL_S", "METRICS_EMF_NAMESPACE"):
             self.assertIn(var, out)
 
     def test_unknown_argument(self):
@@ -35,7 +36,8 @@ class ConfigErrorTest(unittest.TestCase):
         ("MAX_CONNECTIONS", "x"), ("SERVICE_NAME", "a b"), ("MEMORY_SHED_PERCENT", "0"),
         ("HEADERS_TIMEOUT_S", "0"), ("REQUEST_TIMEOUT_S", "abc"), ("SHED_UNHEALTHY_AFTER_S", "-1"),
         ("MEMORY_STORE_MAX_ITEMS", "0"), ("IDEMPOTENCY_TTL_S", "0"), ("IDEMPOTENCY_MAX_KEYS", "x"),
-        ("SEND_TIMEOUT_S", "0"),
+        ("SEND_TIMEOUT_S", "0"), ("METRICS_PORT", "x"), ("METRICS_EMF_INTERVAL_S", "0"),
+        ("METRICS_EMF_NAMESPACE", "AWS/mine"),
     ]
 
     def test_shutdown_timeout_leaves_room_for_the_stop(self):

@@ -50,6 +50,9 @@ static void test_defaults(void **state)
     assert_false(c.loadtest_routes);
     assert_int_equal(c.metrics_at, NA_METRICS_OWN_PORT);
     assert_int_equal(c.metrics_port, 9464);
+    assert_false(c.emf); /* not on ECS */
+    assert_int_equal(c.emf_interval_s, 60);
+    assert_string_equal(c.emf_namespace, "node-api");
     assert_int_equal(c.budget.limit_bytes, 0);
     assert_int_equal(c.budget.max_connections, NA_DEFAULT_MAX_CONNECTIONS);
 }
@@ -132,6 +135,12 @@ static void test_errors_name_the_variable(void **state)
         {"ENABLE_LOADTEST_ROUTES", "maybe"},
         {"METRICS_PORT", "65536"},
         {"METRICS_PORT", "nine"},
+        {"METRICS_EMF", "sometimes"},
+        {"METRICS_EMF_INTERVAL_S", "0"},
+        {"METRICS_EMF_INTERVAL_S", "3601"},
+        {"METRICS_EMF_NAMESPACE", "AWS/ECS"},
+        {"METRICS_EMF_NAMESPACE", ":x"},
+        {"METRICS_EMF_NAMESPACE", "a\\b"},
         {"SERVICE_NAME", "has space"},
         {"NODE_ENV", "bad\x01"},
         {"APP_VERSION", "\xff\xfe"},
@@ -149,6 +158,23 @@ static void test_errors_name_the_variable(void **state)
         assert_string_equal(e.var, cases[i][0]);
         assert_true(strlen(e.message) > 0);
     }
+}
+
+/* On ECS (its metadata variable set) EMF is on unless switched off. */
+static void test_emf_on_ecs(void **state)
+{
+    const char *on_ecs[] = {"ECS_CONTAINER_METADATA_URI_V4", "http://169.254.170.2/v4/abc", NULL};
+    const char *off[] = {"ECS_CONTAINER_METADATA_URI_V4", "http://169.254.170.2/v4/abc",
+                         "METRICS_EMF", "off", NULL};
+    struct na_config c;
+    struct na_config_error e;
+
+    (void)state;
+    assert_int_equal(load(&c, &e, on_ecs), 0);
+    assert_true(c.emf);
+    assert_string_equal(c.ecs_metadata_uri, "http://169.254.170.2/v4/abc");
+    assert_int_equal(load(&c, &e, off), 0);
+    assert_false(c.emf);
 }
 
 /* METRICS_PORT: its own port (0: any free one), the main port when it is PORT, or off. */
@@ -216,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_empty_is_unset),
         cmocka_unit_test(test_errors_name_the_variable),
         cmocka_unit_test(test_metrics_port),
+        cmocka_unit_test(test_emf_on_ecs),
         cmocka_unit_test(test_budget_errors_name_the_variable),
         cmocka_unit_test(test_cgroup_defaults),
     };

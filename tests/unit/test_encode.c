@@ -78,7 +78,7 @@ static void test_ids_are_exact(void **state)
 static void test_info(void **state)
 {
     size_t len;
-    char *body = na_encode_info("node-api", "1.0.0", "production", "ip-10-0-1-23", &len);
+    char *body = na_encode_info("node-api", "1.0.0", "production", "ip-10-0-1-23", NULL, &len);
 
     (void)state;
     assert_string_equal(body, "{\"service\":\"node-api\",\"version\":\"1.0.0\","
