@@ -376,7 +376,21 @@ while :; do
                 .rolloutStateReason
             // [.deployments[] | select(.status == "PRIMARY")][0].rolloutStateReason
             // "the service went back to another task definition"' <<<"$svc")
-        say "FAILED: the deployment circuit breaker rolled back: $reason"
+        # A deployment alarm may be what rolled it back: name the ones in ALARM.
+        alarms=$(jq -r '.deploymentConfiguration.alarms | select(.enable == true)
+            | .alarmNames[]?' <<<"$svc")
+        firing=""
+        if [ -n "$alarms" ]; then
+            # shellcheck disable=SC2086 # one argument per alarm name
+            firing=$(awsc cloudwatch describe-alarms --state-value ALARM --alarm-names $alarms \
+                2>/dev/null | jq -r '[(.MetricAlarms[]?, .CompositeAlarms[]?)
+                | select(.StateValue == "ALARM") | .AlarmName] | join(", ")') || firing=""
+        fi
+        if [ -n "$firing" ]; then
+            say "FAILED: rolled back by the deployment alarm(s) $firing (in ALARM): $reason"
+        else
+            say "FAILED: the deployment circuit breaker rolled back: $reason"
+        fi
         say "the service runs $(jq -r .taskDefinition <<<"$svc")"
         exit 1
         ;;

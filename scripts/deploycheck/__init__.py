@@ -41,6 +41,7 @@ def check_model(m, report, architectures):
     c = task.check_taskdef(m, report, architectures)
     service.check_cluster(m, report)
     service.check_service(m, c, report)
+    service.check_deploy_alarms(m, c, report)
     service.check_scaling(m, c, report)
     service.check_timeouts(m, c, report)
     network.check_target_group(m, report)

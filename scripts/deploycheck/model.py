@@ -14,7 +14,7 @@ import json
 
 from .template import physical
 
-PARTS = ("cluster", "taskdef", "service", "target_group", "tg_attributes", "lb", "listeners",
+PARTS = ("cluster", "taskdef", "service", "target_group", "tg_attributes", "lb", "listeners", "alarms",
          "security_groups", "scalable_target", "scaling_policies", "roles", "ecr", "lifecycle",
          "log_group")
 
@@ -73,8 +73,10 @@ def from_cli(docs):
                    "settings": {s.get("name"): s.get("value") for s in cluster.get("settings", [])},
                    "capacityProviders": cluster.get("capacityProviders")}
     log = docs.get("log-group.json") or {}
+    files["alarms"] = "alarm-*.json"
     return {
         "files": files,
+        "alarms": [docs[n] for n in sorted(docs) if n.startswith("alarm-")],
         "cluster": cluster,
         "taskdef": taskdef,
         "service": docs.get("service.json"),
@@ -154,6 +156,7 @@ def from_template(resolved, where):
         "lb": {"attributes": attributes((lb or {}).get("LoadBalancerAttributes")),
                "scheme": (lb or {}).get("Scheme")},
         "listeners": [p for _, p in of("AWS::ElasticLoadBalancingV2::Listener")],
+        "alarms": [p for _, p in of("AWS::CloudWatch::Alarm")],
         "listener_ids": [physical(name, res[name])[0]
                          for name, _ in of("AWS::ElasticLoadBalancingV2::Listener")],
         "listener_rules": [p for _, p in of("AWS::ElasticLoadBalancingV2::ListenerRule")],

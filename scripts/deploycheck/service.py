@@ -126,6 +126,63 @@ def check_service(m, c, report):
             report.add(where, "service", "the load balancer must target node-api's port mapping")
 
 
+def watched(alarm):
+    """(namespace, metric name, {dimension: value}) of each metric an alarm watches."""
+    dims = lambda ds: {d.get("Name"): d.get("Value") for d in ds or []}  # noqa: E731
+    if alarm.get("MetricName"):
+        return [(alarm.get("Namespace"), alarm["MetricName"], dims(alarm.get("Dimensions")))]
+    out = []
+    for q in alarm.get("Metrics") or []:
+        metric = (q.get("MetricStat") or {}).get("Metric") or {}
+        if metric.get("MetricName"):
+            out.append((metric.get("Namespace"), metric["MetricName"],
+                        dims(metric.get("Dimensions"))))
+    return out
+
+
+# What the deployment alarms must watch: the EMF metrics node-api writes, and the ALB's.
+ALARM_COVERAGE = (("Errors5xx", "the revision's 5xx share (EMF Errors5xx)"),
+                  ("Latency", "the revision's p99 latency (EMF Latency)"),
+                  ("HTTPCode_Target_5XX_Count", "the load balancer's target 5xx"))
+
+
+def check_deploy_alarms(m, c, report):
+    """A revision that starts and passes its health checks but answers 5xx or slowly is
+    rolled back only by deployment alarms: they must be on, name alarms the artifacts make,
+    and watch what the tasks actually write (namespace, service name)."""
+    svc, where = m["service"], m["files"]["service"]
+    if not svc or m.get("alarms") is None:
+        return
+    da = (svc.get("deploymentConfiguration") or {}).get("alarms") or {}
+    if da.get("enable") is not True or da.get("rollback") is not True:
+        report.add(where, "deploy-alarms", "deploymentConfiguration.alarms must be enabled, with "
+                                           "rollback: a revision that answers 5xx is not rolled "
+                                           "back otherwise")
+        return
+    made = {a.get("AlarmName"): a for a in m["alarms"]}
+    named = []
+    for name in da.get("alarmNames") or []:
+        if name not in made:
+            report.add(where, "deploy-alarms", f"alarm {name!r} is not one the artifacts make "
+                                               f"({', '.join(sorted(map(str, made))) or 'none'})")
+        else:
+            named.append(made[name])
+    env = env_of(c) if c else {}
+    namespace = env.get("METRICS_EMF_NAMESPACE") or "node-api"
+    service = env.get("SERVICE_NAME") or "node-api"
+    metrics = [w for a in named for w in watched(a)]
+    for metric, what in ALARM_COVERAGE:
+        if not any(w[1] == metric for w in metrics):
+            report.add(where, "deploy-alarms", f"no deployment alarm watches {what}")
+    for ns, metric, dims in metrics:
+        if metric in ("Errors5xx", "Latency", "Requests") and \
+                (ns != namespace or dims.get("service") != service):
+            report.add(m["files"]["alarms"], "deploy-alarms",
+                       f"the alarm on {metric} watches namespace {ns!r}, service "
+                       f"{dims.get('service')!r}, but the tasks write {namespace!r}, "
+                       f"{service!r} (METRICS_EMF_NAMESPACE, SERVICE_NAME): it can never fire")
+
+
 def check_grace(m, c, svc, where, report):
     """The grace period must cover the time a healthy task takes to pass the ALB's checks,
     or a new task is killed while it warms up."""

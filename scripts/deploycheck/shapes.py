@@ -33,6 +33,9 @@ CALLS = {
     "scalable-target.json": ("application-autoscaling", "RegisterScalableTarget", None),
     "scaling-policy-requests.json": ("application-autoscaling", "PutScalingPolicy", None),
     "scaling-policy-cpu.json": ("application-autoscaling", "PutScalingPolicy", None),
+    "alarm-5xx-rate.json": ("cloudwatch", "PutMetricAlarm", None),
+    "alarm-p99-latency.json": ("cloudwatch", "PutMetricAlarm", None),
+    "alarm-target-5xx.json": ("cloudwatch", "PutMetricAlarm", None),
 }
 
 

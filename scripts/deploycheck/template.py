@@ -93,6 +93,9 @@ def physical(logical, res):
         full = f"targetgroup/{p.get('Name') or 'node-api-tg'}/{_hexid(logical)}"
         return (arn.format("elasticloadbalancing", full),
                 {"TargetGroupFullName": full, "TargetGroupName": full.split("/")[1]})
+    if kind == "AWS::CloudWatch::Alarm":
+        name = p.get("AlarmName") or f"{logical}-{_hexid(logical)[:8]}"
+        return name, {"Arn": arn.format("cloudwatch", f"alarm:{name}")}
     if kind == "AWS::ECS::TaskDefinition":
         return arn.format("ecs", f"task-definition/{p.get('Family') or logical}:1"), {}
     if kind == "AWS::ECS::Service":
@@ -184,7 +187,9 @@ class Evaluator:
             if fn == "Fn::Join":
                 return arg[0].join(str(x) for x in ev(arg[1]))
             if fn == "Fn::Select":
-                return ev(arg[1])[int(ev(arg[0]))]
+                items, i = ev(arg[1]), int(ev(arg[0]))
+                # Naming a resource, a reference is not known yet (None): nor is a piece of it.
+                return items[i] if i < len(items) or not names_only else None
             if fn == "Fn::Split":
                 return str(ev(arg[1])).split(arg[0])
             if fn == "Fn::Equals":

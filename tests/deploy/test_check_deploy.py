@@ -47,6 +47,21 @@ BREAKAGES = [
     ("task-definition.json", lambda d: container(d).update(stopTimeout=20), "SIGKILL would cut"),
     ("task-definition.json", lambda d: env_set(d, "SHUTDOWN_TIMEOUT_S", "3"),
      "shorter than the longest request"),
+    # Deployment alarms: on with rollback, naming alarms that exist, watching what the tasks
+    # write; a revision that passes its health checks but answers 5xx is rolled back.
+    ("service.json", lambda d: d["deploymentConfiguration"]["alarms"].update(enable=False),
+     "must be enabled, with rollback"),
+    ("service.json", lambda d: d["deploymentConfiguration"]["alarms"].update(rollback=False),
+     "must be enabled, with rollback"),
+    ("service.json", lambda d: d["deploymentConfiguration"]["alarms"]["alarmNames"].remove(
+        "node-api-target-5xx"), "no deployment alarm watches the load balancer's target 5xx"),
+    ("service.json", lambda d: d["deploymentConfiguration"]["alarms"]["alarmNames"].append(
+        "node-api-typo"), "alarm 'node-api-typo' is not one the artifacts make"),
+    ("alarm-5xx-rate.json", lambda d: d["Metrics"][0]["MetricStat"]["Metric"].update(
+        Namespace="NodeApi"), "it can never fire"),
+    ("task-definition.json", lambda d: env_set(d, "SERVICE_NAME", "orders"), "it can never fire"),
+    ("alarm-p99-latency.json", lambda d: d.update(ComparisonOperator="Above"),
+     "shape (cloudwatch PutMetricAlarm)"),
     # The tutorial's ALB forwards every path on PORT: /metrics there is on the internet.
     ("task-definition.json", lambda d: env_set(d, "METRICS_PORT", "3000"),
      "METRICS_PORT 3000 is PORT"),
@@ -330,6 +345,14 @@ class CheckDeployTest(unittest.TestCase):
             ("PlatformVersion: 1.4.0", "PlatformVersion: 1.3.0", "older than 1.4.0"),
             ('"rulePriority":2', '"rulePriority":1', "must be distinct"),
             ("Values: [/metrics, /metrics/*]", "Values: [/metrics]", "would forward /metrics"),
+            ("            - !Ref TargetErrorsAlarm\n", "", "no deployment alarm watches the load "
+             "balancer's target 5xx"),
+            ("          Enable: true\n          Rollback: true\n      PropagateTags",
+             "          Enable: true\n          Rollback: false\n      PropagateTags",
+             "must be enabled, with rollback"),
+            ("              Namespace: node-api\n              MetricName: Errors5xx",
+             "              Namespace: NodeApi\n              MetricName: Errors5xx",
+             "it can never fire"),
             ("        - Type: fixed-response\n", "        - Type: forward\n          TargetGroupArn: "
              "!Ref TargetGroup\n", "would forward /metrics"),
         ]

@@ -144,6 +144,15 @@ class DeployTest(unittest.TestCase):
             aws("application-autoscaling", "put-scaling-policy", "--cli-input-json",
                 cls.input(p, name))
         cls.label = label
+        # The deployment alarms service.json names, the ALB's on this load balancer's names.
+        for name in ("alarm-5xx-rate.json", "alarm-p99-latency.json", "alarm-target-5xx.json"):
+            a = load(name)
+            for d in a.get("Dimensions", []):
+                if d["Name"] == "LoadBalancer":
+                    d["Value"] = label.split("/targetgroup/")[0]
+                elif d["Name"] == "TargetGroup":
+                    d["Value"] = "targetgroup/" + label.split("/targetgroup/")[1]
+            aws("cloudwatch", "put-metric-alarm", "--cli-input-json", cls.input(a, name))
 
     def deploy(self, *args, **env):
         p = subprocess.run([DEPLOY, *args], env={**self.env, **env}, capture_output=True,
@@ -285,6 +294,37 @@ class DeployTest(unittest.TestCase):
         self.assertEqual(rc, 1, out)
         self.assertIn("circuit breaker rolled back", out)
         self.assertIn("tasks failed to start", out)
+
+    def test_5c_an_alarm_rollback_names_the_alarm(self):
+        # A revision that starts and passes its checks but answers 5xx: the deployment alarm
+        # on its 5xx share fires, ECS rolls back, and the deploy fails naming the alarm.
+        n = len(self.revisions()) + 1
+        svc = self.service()
+        self.assertEqual(self.aws("cloudwatch", "describe-alarms", "--alarm-names",
+                                  "node-api-5xx-rate")["MetricAlarms"][0]["AlarmName"],
+                         "node-api-5xx-rate")
+        self.aws("cloudwatch", "set-alarm-state", "--alarm-name", "node-api-5xx-rate",
+                 "--state-value", "ALARM", "--state-reason", "5xx share 37% > 5%")
+        try:
+            answer = {"taskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/"
+                                        "node-api-task:1",
+                      "desiredCount": 2, "runningCount": 2,
+                      "deploymentConfiguration": load("service.json")["deploymentConfiguration"],
+                      "deployments": [
+                          {"status": "PRIMARY", "rolloutState": "IN_PROGRESS",
+                           "taskDefinition": svc["taskDefinition"]},
+                          {"status": "ACTIVE", "rolloutState": "FAILED",
+                           "taskDefinition": f"arn:aws:ecs:us-east-1:123456789012:"
+                                             f"task-definition/node-api-task:{n}",
+                           "rolloutStateReason": "ECS deployment ecs-svc/2 rolled back: "
+                                                 "alarm(s) in ALARM state."}]}
+            rc, out = self.deploy(IMAGE_TAG="1.0.0-5xx", **self.shim(answer))
+        finally:
+            self.aws("cloudwatch", "set-alarm-state", "--alarm-name", "node-api-5xx-rate",
+                     "--state-value", "OK", "--state-reason", "test over")
+        self.assertEqual(rc, 1, out)
+        self.assertIn("rolled back by the deployment alarm(s) node-api-5xx-rate (in ALARM)", out)
+        self.assertNotIn("node-api-p99-latency", out)  # not in ALARM
 
     def assert_refused_before_any_change(self, says, rc_want=2, **env):
         before = self.revisions()
