@@ -16,6 +16,7 @@ Two passes, both offline:
 Each problem is one line, "file: rule: what is wrong, what to write instead".
 """
 
+import json
 import os
 import re
 
@@ -67,6 +68,21 @@ def check_cli_consistency(m, report):
     if svc and cl and svc.get("cluster") != cl.get("name"):
         report.add("service.json", "consistency", f"cluster {svc.get('cluster')!r} is not "
                                                   f"cluster.json's {cl.get('name')!r}")
+
+
+def check_dashboards(resolved, where, report):
+    """CloudFormation takes a DashboardBody that is not JSON, and CloudWatch refuses it at
+    deploy time: the checker parses it as CloudFormation will have substituted it."""
+    for name, r in resolved["Resources"].items():
+        if r.get("Type") != "AWS::CloudWatch::Dashboard":
+            continue
+        try:
+            body = json.loads(r["Properties"].get("DashboardBody") or "")
+        except ValueError as e:
+            report.add(where, "dashboard", f"{name}'s DashboardBody is not JSON: {e}")
+            continue
+        if not isinstance(body, dict) or not isinstance(body.get("widgets"), list):
+            report.add(where, "dashboard", f"{name}'s DashboardBody has no widgets list")
 
 
 def check_creation_order(ev, resolved, where, report):
@@ -134,6 +150,7 @@ def check_template(path, report, architectures):
         m = model.from_template(resolved, where)
         check_model(m, scenario, architectures)
         check_creation_order(ev, resolved, where, scenario)
+        check_dashboards(resolved, where, scenario)
         for line in scenario.problems:
             if line in seen:
                 continue

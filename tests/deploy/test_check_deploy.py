@@ -347,6 +347,9 @@ class CheckDeployTest(unittest.TestCase):
             ("Values: [/metrics, /metrics/*]", "Values: [/metrics]", "would forward /metrics"),
             ("            - !Ref TargetErrorsAlarm\n", "", "no deployment alarm watches the load "
              "balancer's target 5xx"),
+            ('                          [".", "DatabaseErrors", ".", ".", {"stat": "Sum"}]]}}',
+             '                          [".", "DatabaseErrors", ".", ".", {"stat": "Sum"}]]}},',
+             "DashboardBody is not JSON"),
             ("          Enable: true\n          Rollback: true\n      PropagateTags",
              "          Enable: true\n          Rollback: false\n      PropagateTags",
              "must be enabled, with rollback"),
