@@ -228,6 +228,8 @@ static int get_namespace(struct loader *l, char *out, size_t cap)
     if (strlen(v) >= cap)
         return fail(l, "METRICS_EMF_NAMESPACE", "%s is longer than %zu characters",
                     quoted(v, q, sizeof(q)), cap - 1);
+    if (!v[strspn(v, " ")])
+        return fail(l, "METRICS_EMF_NAMESPACE", "is only spaces: CloudWatch needs a name");
     if (!strncmp(v, "AWS/", 4) || v[0] == ':')
         return fail(l, "METRICS_EMF_NAMESPACE",
                     "%s begins with AWS/ or ':', which CloudWatch keeps for itself",

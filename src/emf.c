@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log_line.h"
 #include "na/clock.h"
@@ -118,7 +119,8 @@ static void snapshot(struct na_emf *e, struct na_emf_values *v)
     memcpy(v->latency, t.latency, sizeof(v->latency));
 }
 
-static void emit(struct na_emf *e)
+/* Returns false when the log dropped the line (its interval then goes on). */
+static bool emit(struct na_emf *e)
 {
     struct na_emf_values now, d;
     uint64_t t = na_clock_ns();
@@ -142,9 +144,15 @@ static void emit(struct na_emf *e)
     na_log_begin(&b, NA_LOG_INFO, "metrics");
     na_emf_write(&b, e->cfg->emf_namespace, e->task_revision[0] ? e->task_revision : NULL,
                  na_clock_wall_ms(), (double)(t - e->since_ns) / 1e9, &d);
-    na_log_end(&b);
+    /*
+     * Dropped (stdout behind, the log's ring full): the interval is not
+     * over, so the next line covers it too and nothing is lost.
+     */
+    if (!na_log_end(&b))
+        return false;
     e->last = now;
     e->since_ns = t;
+    return true;
 }
 
 struct na_emf *na_emf_new(const struct na_config *cfg, struct na_metrics *m, struct na_server *srv,
@@ -175,8 +183,9 @@ unsigned na_emf_tick(struct na_emf *e)
 
 void na_emf_flush(struct na_emf *e)
 {
-    if (e)
-        emit(e);
+    /* The last line has no next one to cover it: wait (2 s at most) for room in the ring. */
+    for (int i = 0; e && i < 200 && !emit(e); i++)
+        nanosleep(&(struct timespec){.tv_nsec = 10000000}, NULL);
 }
 
 void na_emf_free(struct na_emf *e)

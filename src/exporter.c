@@ -105,6 +105,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     return answer(mc, 200, text, len, na_metrics_content_type(om), free, NULL);
 }
 
+/* Paths match as they came, escapes and all, as on the main port ("/%6detrics" is not /metrics). */
+static size_t keep_escapes(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return strlen(s);
+}
+
 /* A listening socket on host:port, or -1 with `err`. */
 static int bind_socket(const char *host, unsigned port, char *err, size_t errlen)
 {
@@ -165,7 +173,12 @@ struct na_exporter *na_exporter_start(const char *host, unsigned port, struct na
     if (e->fd < 0)
         goto fail;
     e->port = bound_port(e->fd);
-    e->daemon = MHD_start_daemon(MHD_USE_POLL_INTERNAL_THREAD, 0, NULL, NULL, on_request, e,
+    /*
+     * ITC: at its connection limit the thread stops polling the listen
+     * socket, and only the inter-thread channel wakes it for the stop.
+     */
+    e->daemon = MHD_start_daemon(MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ITC, 0, NULL, NULL,
+                                 on_request, e, MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
                                  MHD_OPTION_LISTEN_SOCKET, e->fd, MHD_OPTION_CONNECTION_LIMIT,
                                  (unsigned)NA_EXPORTER_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
                                  (unsigned)EXPORTER_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,

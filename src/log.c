@@ -108,17 +108,22 @@ static bool ring_put(const char *line, size_t n)
     return true;
 }
 
-static void enqueue(const char *line, size_t n)
+/* Returns false when the line was dropped (the ring full). */
+static bool enqueue(const char *line, size_t n)
 {
+    bool kept = true;
+
     pthread_mutex_lock(&g.lock);
     if (!g.running) {
         write_all(g.fd, line, n);
     } else if (!ring_put(line, n)) {
         g.dropped++;
+        kept = false;
     } else if (g.writer_waiting) {
         pthread_cond_signal(&g.wake);
     }
     pthread_mutex_unlock(&g.lock);
+    return kept;
 }
 
 /*
@@ -161,7 +166,7 @@ void na_log_begin(struct na_buf *b, enum na_log_level level, const char *message
     na_buf_json_str(b, g.service, strlen(g.service), 0);
 }
 
-void na_log_end(struct na_buf *b)
+bool na_log_end(struct na_buf *b)
 {
     if (b->truncated) {
         /*
@@ -173,11 +178,11 @@ void na_log_end(struct na_buf *b)
         b->len = p ? (size_t)(p - b->data) + 13 + strlen(g.service) : 0;
         b->truncated = false;
         if (!b->len)
-            return;
+            return false;
         na_buf_puts(b, ",\"truncated\":true");
     }
     na_buf_append(b, "}\n", 2);
-    enqueue(b->data, b->len);
+    return enqueue(b->data, b->len);
 }
 
 static void put_field(struct na_buf *b, const struct na_log_field *f)

@@ -15,9 +15,10 @@
 /*
  * na_log_begin() writes the opening and the four common fields into `b`
  * (which the caller backs with NA_LOG_LINE_MAX bytes); the caller appends
- * `,"key":value` pairs; na_log_end() closes the object and queues the line.
+ * `,"key":value` pairs; na_log_end() closes the object and queues the line,
+ * returning false when it was dropped (the ring full: stdout cannot keep up).
  */
 void na_log_begin(struct na_buf *b, enum na_log_level level, const char *message);
-void na_log_end(struct na_buf *b);
+bool na_log_end(struct na_buf *b);
 
 #endif

@@ -29,10 +29,12 @@ static void server_source(struct na_metrics_writer *w, void *cls)
     na_server_stats(srv, &st);
     na_metrics_gauge(w, "node_api_connections_open", "Connections open now.",
                      (double)st.connections);
-    na_metrics_counter(w, "node_api_connections_accepted_total", "Connections accepted and served.",
+    na_metrics_counter(w, "node_api_connections_accepted_total",
+                       "Connections accepted, those then answered at the limit included.",
                        (double)st.accepted);
     na_metrics_counter(w, "node_api_connections_refused_total",
-                       "Connections answered 503 and closed at the connection limit.",
+                       "Connections answered at the connection limit and closed (503, or the "
+                       "health answer for GET /health).",
                        (double)st.refused);
     na_metrics_family(w, "node_api_connections_closed_total", NA_METRIC_COUNTER,
                       "Connections the server closed, by reason: a deadline passed, or idle "

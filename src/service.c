@@ -257,7 +257,7 @@ int na_service_run(const struct na_config *cfg, const struct na_memory_meter *me
     struct na_emf *emf = NULL;
     struct na_taskmeta task;
     bool on_task = false;
-    char revision_dim[300];
+    char revision_dim[300]; /* family (255 at most) : revision */
     struct na_store *store = NULL;
     struct na_server *srv = NULL;
     struct na_exporter *exp = NULL;

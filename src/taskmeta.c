@@ -31,6 +31,22 @@ static bool member(const cJSON *root, const char *name, char *out, size_t cap, b
     return true;
 }
 
+/*
+ * Printable ASCII; with `only` set, letters, digits and those characters
+ * alone (a task family's alphabet).
+ */
+static bool printable(const char *s, const char *only)
+{
+    for (; *s; s++) {
+        if (*s < 0x20 || *s > 0x7e)
+            return false;
+        if (only && !(*s >= '0' && *s <= '9') && !((*s | 0x20) >= 'a' && (*s | 0x20) <= 'z') &&
+            !strchr(only, *s))
+            return false;
+    }
+    return true;
+}
+
 int na_taskmeta_parse(const char *json, size_t n, struct na_taskmeta *out, char *err, size_t errlen)
 {
     static const struct {
@@ -38,8 +54,8 @@ int na_taskmeta_parse(const char *json, size_t n, struct na_taskmeta *out, char 
         size_t off, cap;
         bool required;
     } fields[] = {
-        {"Cluster", offsetof(struct na_taskmeta, cluster), 256, false},
-        {"TaskARN", offsetof(struct na_taskmeta, task_arn), 256, false},
+        {"Cluster", offsetof(struct na_taskmeta, cluster), 512, false},
+        {"TaskARN", offsetof(struct na_taskmeta, task_arn), 512, false},
         {"Family", offsetof(struct na_taskmeta, family), 256, true},
         {"Revision", offsetof(struct na_taskmeta, revision), 16, true},
         {"AvailabilityZone", offsetof(struct na_taskmeta, availability_zone), 64, false},
@@ -65,6 +81,14 @@ int na_taskmeta_parse(const char *json, size_t n, struct na_taskmeta *out, char 
             snprintf(err, errlen, "%s is missing", fields[i].name);
             goto out;
         }
+        if (!printable((char *)&m + fields[i].off, fields[i].required ? "-_" : NULL)) {
+            snprintf(err, errlen, "%s holds characters ECS never writes there", fields[i].name);
+            goto out;
+        }
+    }
+    if (!m.revision[0] || strspn(m.revision, "0123456789") != strlen(m.revision) || !m.family[0]) {
+        snprintf(err, errlen, "Family or Revision is empty, or Revision is not a number");
+        goto out;
     }
     *out = m;
     rc = 0;
@@ -190,6 +214,10 @@ static int split_uri(const char *uri, char *host, size_t hcap, char *port, size_
         snprintf(host, hcap, "%.*s", (int)((colon ? colon : end) - h), h);
     }
     snprintf(port, pcap, "%.*s", colon ? (int)(end - colon - 1) : 2, colon ? colon + 1 : "80");
+    /* getaddrinfo() takes "99999" and wraps it: a port is 1 to 65535, digits only. */
+    if (!port[0] || strspn(port, "0123456789") != strlen(port) || strlen(port) > 5 ||
+        atoi(port) < 1 || atoi(port) > 65535)
+        return -1;
     return host[0] ? 0 : -1;
 }
 

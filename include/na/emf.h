@@ -7,7 +7,9 @@
  * METRICS_EMF_NAMESPACE, with no agent and no sidecar. Each line covers the
  * interval since the previous one (counts are differences of the
  * registry's counters, so nothing is counted twice or lost between lines),
- * and the last one, written at exit, covers the rest.
+ * and the last one, written at exit, covers the rest. A line the log drops
+ * (stdout behind, its ring full) is not the end of its interval: the next
+ * line covers both, so counts are never lost, only later.
  *
  * Dimensions: the service name ("service", every log line's field), and,
  * when the task metadata gave one, the service with the task definition's
@@ -65,7 +67,7 @@ struct na_emf *na_emf_new(const struct na_config *cfg, struct na_metrics *m, str
 /* Writes a line when an interval has passed. Returns the ms until the next is due. */
 unsigned na_emf_tick(struct na_emf *e);
 
-/* Writes the interval so far (at exit), however short. */
+/* Writes the interval so far (at exit), however short; waits up to 2 s for the log to take it. */
 void na_emf_flush(struct na_emf *e);
 
 /* NULL is a no-op. */

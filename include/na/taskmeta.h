@@ -21,8 +21,8 @@
 #define NA_TASKMETA_MAX_BYTES (256 * 1024) /* a task's JSON is a few KiB */
 
 struct na_taskmeta {
-    char cluster[256];
-    char task_arn[256];
+    char cluster[512]; /* an ARN: a 255-character cluster name makes it ~320 */
+    char task_arn[512];
     char family[256];
     char revision[16];
     char availability_zone[64];
@@ -30,8 +30,10 @@ struct na_taskmeta {
 };
 
 /*
- * Parses the task metadata JSON (n bytes). Family and Revision are
- * required, the rest optional (empty when absent). Returns 0 and fills
+ * Parses the task metadata JSON (n bytes). Family (letters, digits, '-'
+ * and '_', as ECS allows) and Revision (digits) are required, as they name
+ * a metric dimension; the rest optional (empty when absent), printable
+ * ASCII. Returns 0 and fills
  * *out, or -1 with the reason in `err` (*out untouched).
  */
 int na_taskmeta_parse(const char *json, size_t n, struct na_taskmeta *out, char *err,

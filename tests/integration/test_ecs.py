@@ -8,6 +8,8 @@ its values against the traffic the test sent.
 import http.server
 import json
 import os
+import signal
+import socket
 import threading
 import time
 import unittest
@@ -187,6 +189,54 @@ class EmfTest(unittest.TestCase):
         self.assertEqual(len([v for v in values if 250 <= v <= 500]), 1)
         self.assertEqual(lines[-1]["Connections"], 0)
 
+    def test_dropped_lines_lose_no_counts(self):
+        """stdout that does not keep up fills the log's ring and lines are dropped, EMF lines
+        among them: the next line then covers the dropped one's interval too, so the sums
+        still equal the traffic."""
+        import subprocess
+        from harness import BIN, free_port
+        port = free_port()
+        env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "METRICS_PORT": "0",
+               "METRICS_EMF": "on", "METRICS_EMF_INTERVAL_S": "1"}
+        # Nobody reads stdout until the end: the writer blocks, the ring fills.
+        p = subprocess.Popen([BIN], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            sent = 0
+            t0 = time.monotonic()
+            with s:
+                req = b"GET /api/items?pad=" + b"x" * 200 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+                while time.monotonic() - t0 < 3 or sent < 20000:
+                    s.sendall(req * 50)
+                    got = 0
+                    while got < 50:
+                        data = s.recv(1 << 20)
+                        self.assertTrue(data)
+                        got += data.count(b"HTTP/1.1 200")
+                    sent += 50
+            time.sleep(1.2)
+            p.send_signal(signal.SIGTERM)
+            out = p.stdout.read().decode()
+            self.assertEqual(p.wait(30), 0)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            p.stdout.close()
+        lines = [l for l in out.splitlines() if '"_aws"' in l]
+        dropped = [json.loads(l) for l in out.splitlines() if "log lines dropped" in l]
+        self.assertTrue(dropped, "the test did not make the log drop lines")
+        docs = [emf.validate(l) for l in lines]
+        self.assertEqual(sum(emf.metric_values(d)["Requests"] for d in docs), sent)
+
     def test_off_by_default_off_ecs(self):
         with Server({"METRICS_EMF_INTERVAL_S": "1"}) as srv:
             self.assertFalse(started(srv)["emf"])
@@ -195,7 +245,7 @@ class EmfTest(unittest.TestCase):
             self.assertEqual([l for l in srv.lines if '"_aws"' in l], [])
 
     def test_bad_namespace_stops_the_start(self):
-        for ns in ("AWS/ECS", "bad\"quote", "x" * 256):
+        for ns in ("AWS/ECS", "bad\"quote", "x" * 256, "   "):
             with self.subTest(ns=ns[:20]):
                 rc, out, _ = run([], {"METRICS_EMF": "on", "METRICS_EMF_NAMESPACE": ns,
                                       "PORT": "0"})

@@ -194,10 +194,51 @@ class OwnPortTest(unittest.TestCase):
         # Not on the API's port: the load balancer forwards only that one.
         self.assertEqual(self.srv.get("/metrics").status, 404)
 
+    def test_a_request_cut_off_is_not_aborted(self):
+        """A body that stops coming gets 408 at REQUEST_TIMEOUT_S from the sweep: that is
+        a connection closed at a deadline, not a client gone before its answer."""
+        with Server({"HEADERS_TIMEOUT_S": "1", "REQUEST_TIMEOUT_S": "2", "API_KEY": KEY}) as srv:
+            scrape = Scraper(srv)
+            with srv.connect() as s:
+                s.sendall(b"POST /api/items HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n"
+                          b"Content-Type: application/json\r\n\r\n{\"na")
+                s.settimeout(10)
+                self.assertIn(b" 408 ", s.recv(4096))
+            deadline = time.monotonic() + 10
+            while True:
+                samples = parse(scrape.text())
+                closed = series(samples, "node_api_connections_closed_total",
+                                reason="request_timeout")
+                if closed or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(closed, 1)
+            time.sleep(0.2)  # the request's own completion, on its thread
+            samples = parse(scrape.text())
+            self.assertEqual(series(samples, "node_api_requests_aborted_total"), 0)
+            self.assertEqual(requests_total(samples), 0)
+
+    def test_stop_with_the_metrics_port_full(self):
+        """Eight idle connections fill the metrics port; SIGTERM still stops at once (its
+        thread is woken for the stop, not left polling until they time out)."""
+        srv = Server()
+        port = Scraper(srv).port
+        socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(8)]
+        try:
+            time.sleep(0.3)
+            srv.signal()
+            self.assertEqual(srv.wait(timeout=10), 0)
+        finally:
+            for s in socks:
+                s.close()
+            srv.stop()
+
     def test_other_requests_on_the_metrics_port(self):
         status, headers, body = self.scrape.get("/api/items")
         self.assertEqual(status, 404)
         self.assertEqual(json.loads(body)["error"]["status"], 404)
+        # Escapes are not decoded into a route, as on the main port.
+        self.assertEqual(self.scrape.get("/%6detrics")[0], 404)
         status, headers, body = self.scrape.get("/metrics", method="POST")
         self.assertEqual(status, 405)
         self.assertEqual(headers["Allow"], "GET, HEAD")

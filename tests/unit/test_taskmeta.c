@@ -34,6 +34,20 @@ static void test_parse(void **state)
     assert_int_equal(
         na_taskmeta_parse("{\"Family\":\"f\",\"Revision\":\"1\"}", 30, &m, err, sizeof(err)), 0);
     assert_string_equal(m.cluster, "");
+    {
+        /* A 255-character cluster name, as ECS allows: its ARN is longer than 256 bytes. */
+        char big[1024], name[256];
+
+        memset(name, 'c', 255);
+        name[255] = '\0';
+        snprintf(big, sizeof(big),
+                 "{\"Cluster\":\"arn:aws:ecs:us-east-1:123456789012:cluster/%s\","
+                 "\"TaskARN\":\"arn:aws:ecs:us-east-1:123456789012:task/%s/e9028f8d\","
+                 "\"Family\":\"f\",\"Revision\":\"1\"}",
+                 name, name);
+        assert_int_equal(na_taskmeta_parse(big, strlen(big), &m, err, sizeof(err)), 0);
+        assert_int_equal(strlen(m.task_arn), 40 + 255 + 9);
+    }
 }
 
 static void test_parse_refuses(void **state)
@@ -45,6 +59,11 @@ static void test_parse_refuses(void **state)
         {"{\"Family\":\"f\"}", "Revision is missing"},
         {"{\"Family\":\"f\",\"Revision\":7}", "Revision is not a string"},
         {"{\"Family\":\"f\",\"Revision\":\"12345678901234567890\"}", "Revision is not a string"},
+        {"{\"Family\":\"fa\\\"m\",\"Revision\":\"1\"}", "Family holds characters"},
+        {"{\"Family\":\"f\",\"Revision\":\"7a\"}", "Revision is not a number"},
+        {"{\"Family\":\"f\",\"Revision\":\"\"}", "Revision is empty"},
+        {"{\"Family\":\"f\",\"Revision\":\"1\",\"Cluster\":\"a\\u0001b\"}",
+         "Cluster holds characters"},
     };
     struct na_taskmeta m = {.family = "untouched"};
     char err[128];
@@ -112,6 +131,10 @@ static void test_fetch_refuses_bad_uris(void **state)
                      -1);
     assert_non_null(strstr(err, "http://"));
     assert_int_equal(na_taskmeta_fetch("http://metadata.local/v4/x", 100, &m, err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, "numeric address"));
+    /* A port past 65535 is refused, not wrapped round to another one. */
+    assert_int_equal(na_taskmeta_fetch("http://127.0.0.1:99999/v4/x", 100, &m, err, sizeof(err)),
                      -1);
     assert_non_null(strstr(err, "numeric address"));
     /* Nothing listens on port 1: refused at once, not a wait. */
