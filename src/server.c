@@ -568,7 +568,6 @@ void na_server_stats(struct na_server *s, struct na_server_stats *out)
 
     na_listener_stats(s->listener, &ls);
     out->connections = atomic_load(&s->app->connections);
-    out->in_flight = atomic_load(&s->app->in_flight);
     out->drained = atomic_load(&s->drained);
     out->draining = atomic_load(&s->app->draining);
     out->accepted = ls.accepted;

@@ -38,7 +38,6 @@ enum na_metrics_event {
     NA_EV_SHED_BODIES,    /* refused 503: the body pool was full */
     NA_EV_SHED_RESPONSES, /* refused 503: the response pool was full */
     NA_EV_ABORTED,        /* the client went away before its answer was sent */
-    NA_EV_COALESCED,      /* a read that shared another's identical query */
     NA_EV_COUNT_
 };
 

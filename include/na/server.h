@@ -45,7 +45,7 @@ uint64_t na_server_drained_requests(const struct na_server *s);
 
 /* What the server has seen since it started (connections: now), for the metrics. */
 struct na_server_stats {
-    uint64_t connections, in_flight, drained;
+    uint64_t connections, drained;
     bool draining;
     unsigned long long accepted, refused; /* refused: answered 503 at the connection limit */
     unsigned long long headers_timeouts, request_timeouts, send_timeouts;
