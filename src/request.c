@@ -612,7 +612,7 @@ void na_conn_on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
      * A request the sweep cut off (408 at REQUEST_TIMEOUT_S, a reset at
      * SEND_TIMEOUT_S) is counted in the closed connections, not here.
      */
-    if (!atomic_load_explicit(&c->cut, memory_order_relaxed))
+    if (!atomic_load_explicit(&c->cut, memory_order_acquire))
         na_metrics_request(s->app->metrics, c->req.match.route, c->req.method,
                            e.aborted ? 0 : c->status, now - c->started_ns);
     if (c->log_this || na_access_always(&e)) {

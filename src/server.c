@@ -119,32 +119,6 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_co
 }
 
 /*
- * Closes a connection from outside libmicrohttpd; called with the lock
- * held. `how` is SHUT_RDWR for one past its deadline. One closed to make
- * room gets SHUT_RD: libmicrohttpd reads the end of input and closes it,
- * but a request that has arrived meanwhile (read or still queued: the
- * kernel hands queued bytes out before the end) is answered first, as
- * there is no telling from this thread whether the worker has just read
- * one.
- */
-static void cut(struct conn *c, int how)
-{
-    atomic_store_explicit(&c->cut, true, memory_order_relaxed);
-    if (c->fd >= 0)
-        shutdown(c->fd, how); /* the daemon sees it end, and closes it */
-}
-
-/* ---- the listener's side ------------------------------------------------ */
-
-static bool room(void *cls)
-{
-    struct na_server *s = cls;
-
-    return atomic_load_explicit(&s->app->connections, memory_order_acquire) <
-           s->cfg->budget.max_connections;
-}
-
-/*
  * Tells a connection closed from outside libmicrohttpd why (408 past a
  * deadline, as Node does; 503 when closed to make room) rather than closing
  * without a word. Called with the lock held, on a connection libmicrohttpd
@@ -157,6 +131,32 @@ static void send_raw(struct conn *c, unsigned status, const char *message, unsig
 
     if (c->fd >= 0 && n)
         (void)!send(c->fd, out, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/*
+ * Closes a connection from outside libmicrohttpd, first telling it why
+ * when `status` is not 0; called with the lock held. The mark comes before
+ * the answer: a client that reads the answer and closes at once makes its
+ * worker complete the request, and that worker must already see it cut
+ * (counted as a closed connection, not a request aborted).
+ */
+static void cut(struct conn *c, unsigned status, const char *message, unsigned retry_after_s)
+{
+    atomic_store_explicit(&c->cut, true, memory_order_release);
+    if (status)
+        send_raw(c, status, message, retry_after_s);
+    if (c->fd >= 0)
+        shutdown(c->fd, SHUT_RDWR); /* the daemon sees it end, and closes it */
+}
+
+/* ---- the listener's side ------------------------------------------------ */
+
+static bool room(void *cls)
+{
+    struct na_server *s = cls;
+
+    return atomic_load_explicit(&s->app->connections, memory_order_acquire) <
+           s->cfg->budget.max_connections;
 }
 
 /* True when a request has arrived on `c`'s socket that libmicrohttpd has not read yet. */
@@ -216,9 +216,7 @@ static bool make_room(void *cls)
             !atomic_compare_exchange_strong_explicit(&c->state, &idle, CONN_CUT,
                                                      memory_order_acq_rel, memory_order_acquire))
             continue; /* busy again since the sweep, or about to be */
-        send_raw(c, 503, "connection closed to make room for a new one (MAX_CONNECTIONS), retry",
-                 1);
-        cut(c, SHUT_RDWR);
+        cut(c, 503, "connection closed to make room for a new one (MAX_CONNECTIONS), retry", 1);
         c->evicted = true;
         s->evicted++;
         atomic_fetch_add_explicit(&s->evicting, 1, memory_order_relaxed);
@@ -351,7 +349,7 @@ static void tick(void *cls)
             if (!atomic_compare_exchange_strong_explicit(
                     &c->state, &idle, CONN_CUT, memory_order_acq_rel, memory_order_acquire))
                 continue;
-            send_raw(c, 408, "request headers not received within HEADERS_TIMEOUT_S", 0);
+            cut(c, 408, "request headers not received within HEADERS_TIMEOUT_S", 0);
             s->cut_headers++;
         } else if (st == CONN_ANSWERED) {
             /*
@@ -364,13 +362,15 @@ static void tick(void *cls)
 
             if (c->fd >= 0 && setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset)))
                 s->cut_unreset++;
+            cut(c, 0, NULL, 0);
             s->cut_sends++;
         } else {
             if (st == CONN_READING || st == CONN_DROPPING)
-                send_raw(c, 408, "request not received within REQUEST_TIMEOUT_S", 0);
+                cut(c, 408, "request not received within REQUEST_TIMEOUT_S", 0);
+            else
+                cut(c, 0, NULL, 0);
             s->cut_requests++;
         }
-        cut(c, SHUT_RDWR);
     }
     gather(s, now);
     cuts = s->cut_headers + s->cut_requests + s->cut_sends + s->evicted;
