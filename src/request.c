@@ -22,6 +22,7 @@
 #include "na/accesslog.h"
 #include "na/budget.h"
 #include "na/clock.h"
+#include "na/etag.h"
 #include "na/framing.h"
 #include "na/log.h"
 #include "na/metrics.h"
@@ -121,6 +122,45 @@ static void server_timing(const struct conn *c, struct MHD_Response *resp)
     MHD_add_response_header(resp, "Server-Timing", v);
 }
 
+struct if_none_match {
+    const char *etag;
+    bool match;
+};
+
+static enum MHD_Result if_none_match_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                           const char *value)
+{
+    struct if_none_match *m = cls;
+
+    (void)kind;
+    if (!strcasecmp(key, "If-None-Match") && na_etag_matches(value, m->etag)) {
+        m->match = true;
+        return MHD_NO;
+    }
+    return MHD_YES;
+}
+
+/*
+ * Tags a 200 answer to GET or HEAD (into `etag`), and makes it a 304 when
+ * the request's If-None-Match matches: every If-None-Match line is read,
+ * as a list split over lines is one list (RFC 9110 5.3).
+ */
+static bool tag_answer(struct conn *c, struct na_reply *r, char etag[NA_ETAG_MAX])
+{
+    struct if_none_match m = {.etag = etag};
+
+    if (r->status != 200 || !(c->req.method & (NA_METHOD_GET | NA_METHOD_HEAD)))
+        return false;
+    na_etag_of(r->body, r->len, etag);
+    if (!na_etag_no_cache(
+            MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, MHD_HTTP_HEADER_CACHE_CONTROL))) {
+        MHD_get_connection_values(c->mhd, MHD_HEADER_KIND, if_none_match_field, &m);
+        if (m.match)
+            r->status = 304; /* the body stays: libmicrohttpd sends its length, not it */
+    }
+    return true;
+}
+
 /*
  * Turns the connection's reply into a response and queues it. The body is
  * handed to libmicrohttpd with its release callback; a body in the reply's
@@ -131,9 +171,11 @@ static enum MHD_Result respond(struct conn *c)
     struct na_reply *r = &c->reply;
     struct MHD_Response *resp;
     enum MHD_Result ret;
-    char num[16];
+    char num[16], etag[NA_ETAG_MAX];
+    bool tagged;
 
     count_body(c, r);
+    tagged = tag_answer(c, r, etag);
     if (r->status == 304 && !r->len) {
         /*
          * A 304 may carry Content-Length only as the length of the 200 it
@@ -156,9 +198,12 @@ static enum MHD_Result respond(struct conn *c)
         return MHD_NO; /* out of memory: libmicrohttpd closes the connection */
     }
     r->release = NULL; /* libmicrohttpd's now */
-    if (r->len || (r->status != 204 && r->status != 304))
+    /* A 304 carries the tag, not the representation's metadata (RFC 9110 15.4.5). */
+    if (r->status != 204 && r->status != 304)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
                                 r->content_type ? r->content_type : json_type);
+    if (tagged)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
     MHD_add_response_header(resp, "X-Request-Id", c->request_id);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (r->allow[0])

@@ -2,8 +2,8 @@
  * Fuzz target: the request headers parsed by themselves: Accept
  * (negotiate.h, and metrics.h's OpenMetrics choice), X-Request-Id (reqid.h), X-Forwarded-For
  * (accesslog.h), Authorization / X-API-Key (auth.h), Idempotency-Key (idem.h) and traceparent /
- * X-Amzn-Trace-Id (trace.h). The input is split at its first two newlines into three header
- * values.
+ * X-Amzn-Trace-Id (trace.h), If-None-Match and Cache-Control (etag.h). The input is split at its
+ * first two newlines into three header values.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 
 #include "na/accesslog.h"
 #include "na/auth.h"
+#include "na/etag.h"
 #include "na/idem.h"
 #include "na/metrics.h"
 #include "na/negotiate.h"
@@ -72,6 +73,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!nonzero)
                 abort();
         }
+    }
+    {
+        char tag[NA_ETAG_MAX];
+
+        /* The tag of any body matches itself, as a list's last member and alone. */
+        na_etag_of(c, strlen(c), tag);
+        if (strlen(tag) >= NA_ETAG_MAX || !na_etag_matches(tag, tag) ||
+            !na_etag_matches(tag + 2, tag))
+            abort();
+        (void)na_etag_matches(a, tag);
+        (void)na_etag_no_cache(b);
     }
     na_auth_check("secret-key", a, b);
     na_auth_check("", c, NULL);

@@ -55,7 +55,9 @@ def read_response(sock, head=False):
     for line in lines[1:]:
         name, value = line.split(":", 1)
         headers[name.strip().lower()] = value.strip()
-    length = 0 if head else int(headers.get("content-length", "0"))
+    # A 304's Content-Length is the length of the 200 it stands for (RFC 9110 8.6): no body.
+    no_body = head or int(status) in (204, 304) or 100 <= int(status) < 200
+    length = 0 if no_body else int(headers.get("content-length", "0"))
     while len(rest) < length:
         chunk = sock.recv(65536)
         if not chunk:
