@@ -13,6 +13,7 @@
 
 #include "handlers_items.h"
 #include "na/clock.h"
+#include "na/openapi.h"
 
 /* A reply whose body is in its own storage. */
 static void reply_buf(struct na_reply *r, struct na_buf *b, unsigned status)
@@ -278,6 +279,12 @@ void na_handle(struct na_request *req)
         break;
     case NA_ROUTE_METRICS:
         metrics_route(req);
+        break;
+    case NA_ROUTE_OPENAPI:
+        out->status = 200;
+        out->body = na_openapi_json;
+        out->len = na_openapi_len;
+        out->shared = true; /* static: nothing to count per answer */
         break;
     case NA_ROUTE_NONE:
         na_reply_error(out, 404, "no route");

@@ -19,6 +19,7 @@ static const struct route {
     {"/health", NA_ROUTE_HEALTH, READ, 0, false},
     {"/health/detailed", NA_ROUTE_HEALTH_DETAILED, READ, 0, false},
     {"/api/info", NA_ROUTE_INFO, READ, 0, false},
+    {"/openapi.json", NA_ROUTE_OPENAPI, READ, 0, false},
     {"/api/items", NA_ROUTE_ITEMS, READ | NA_METHOD_POST, 0, false},
     {"/api/items/{}", NA_ROUTE_ITEM, READ | NA_METHOD_PUT | NA_METHOD_DELETE, 0, false},
     {"/api/delay/{}", NA_ROUTE_DELAY, READ, NA_ROUTER_LOADTEST, false},
@@ -42,6 +43,7 @@ static const char *const templates[NA_ROUTE_LAST_ + 1] = {
     [NA_ROUTE_DELAY] = "/api/delay/{ms}",
     [NA_ROUTE_STATUS] = "/api/status/{code}",
     [NA_ROUTE_METRICS] = "/metrics",
+    [NA_ROUTE_OPENAPI] = "/openapi.json",
 };
 
 static const struct {

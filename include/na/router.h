@@ -36,7 +36,8 @@ enum na_route {
     NA_ROUTE_DELAY,   /* load-testing route: /api/delay/{ms} */
     NA_ROUTE_STATUS,  /* load-testing route: /api/status/{code} */
     NA_ROUTE_METRICS, /* /metrics, when served on the main port */
-    NA_ROUTE_LAST_ = NA_ROUTE_METRICS,
+    NA_ROUTE_OPENAPI, /* /openapi.json */
+    NA_ROUTE_LAST_ = NA_ROUTE_OPENAPI,
 };
 
 /* What na_router_match() may match beyond the API: the routes switched on. */

@@ -14,6 +14,8 @@ import subprocess
 import threading
 import time
 
+import openapi_check
+
 BIN = os.environ.get("NODE_API_BIN", os.path.join(os.path.dirname(__file__), "../../build/node-api"))
 # Sanitized builds start and answer more slowly; timeouts allow for it.
 START_TIMEOUT = 20.0
@@ -156,7 +158,9 @@ class Server:
             sock = self.connect()
         try:
             sock.sendall(build_request(method, path, headers, body))
-            return read_response(sock, head=(method == "HEAD"))
+            r = read_response(sock, head=(method == "HEAD"))
+            openapi_check.check(method, path, r)  # every answer, held to the document
+            return r
         finally:
             if own:
                 sock.close()
