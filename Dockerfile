@@ -52,6 +52,8 @@ RUN set -eu; \
 
 # `build --target unit`: the unit tests, compiled as the image's binary is and run on its
 # platform (under qemu-user when that is another one): the code the image ships, tested there.
+# Their output stays in the image (/src/build/unit.log): a rebuild from cached layers prints
+# nothing, and the log is still the run of exactly these sources.
 FROM build AS unit
 ARG TARGETARCH
 COPY tests/unit tests/unit
@@ -66,8 +68,9 @@ RUN set -eu; \
            pkgs="libcmocka-dev:amd64 qemu-user-static" ;; \
     esac; \
     apt-get install -y --no-install-recommends $pkgs; \
-    PKG_CONFIG_LIBDIR="/usr/lib/$triplet/pkgconfig:/usr/share/pkgconfig" \
-        make unit WERROR=1 CC="${prefix}gcc" UNIT_RUNNER="$runner"
+    status=0; PKG_CONFIG_LIBDIR="/usr/lib/$triplet/pkgconfig:/usr/share/pkgconfig" \
+        make unit WERROR=1 CC="${prefix}gcc" UNIT_RUNNER="$runner" >build/unit.log 2>&1 || status=$?; \
+    cat build/unit.log; exit $status
 
 FROM scratch
 COPY --from=build /rootfs /
