@@ -32,7 +32,10 @@ static const struct {
     {"MEMORY_LIMIT_MB", "cgroup limit", "memory budget in MiB (none without a limit)"},
     {"MEMORY_SHED_PERCENT", "90", "RSS share of the budget above which requests get 503"},
     {"ACCESS_LOG", "on", "on, off, or a sampling ratio such as 0.01"},
-    {"ENABLE_LOADTEST_ROUTES", "0", "1 enables /api/delay/{ms} and /api/status/{code}"},
+    {"ENABLE_LOADTEST_ROUTES", "0",
+     "1 enables the load-testing routes and faults (README: load-testing controls)"},
+    {"FAULT_ERROR_PERCENT", "0", "share of API requests answered 500 or 503 (0 to 100)"},
+    {"FAULT_DELAY_MS", "0", "latency added to API requests: min-max ms (up to 30000)"},
     {"METRICS_PORT", "9464", "Prometheus /metrics port (PORT: on the main port; off: none)"},
     {"METRICS_EMF", "on on ECS", "CloudWatch embedded metric format lines on stdout"},
     {"METRICS_EMF_INTERVAL_S", "60", "seconds each metrics line covers"},
@@ -215,6 +218,36 @@ static int get_ratio(struct loader *l, const char *var, double *out)
 }
 
 /*
+ * FAULT_ERROR_PERCENT and FAULT_DELAY_MS. Faults are for load tests: asked
+ * for without ENABLE_LOADTEST_ROUTES=1 (a production task given them by
+ * mistake), they stop the start rather than fail requests on purpose.
+ */
+static int get_faults(struct loader *l, bool loadtest, struct na_fault_config *out)
+{
+    const char *pct = value(l, "FAULT_ERROR_PERCENT"), *delay = value(l, "FAULT_DELAY_MS");
+    struct na_fault_config f = {0};
+    char q[400];
+
+    if (pct && na_fault_parse_percent(pct, &f.error_ppm))
+        return fail(l, "FAULT_ERROR_PERCENT", "%s is not a percentage from 0 to 100",
+                    quoted(pct, q, sizeof(q)));
+    if (delay && na_fault_parse_delay(delay, &f.delay_min_ms, &f.delay_max_ms))
+        return fail(l, "FAULT_DELAY_MS",
+                    "%s is not min-max (or one number) in whole ms, min <= max <= %u",
+                    quoted(delay, q, sizeof(q)), NA_FAULT_DELAY_MAX_MS);
+    if (!loadtest && f.error_ppm)
+        return fail(l, "FAULT_ERROR_PERCENT",
+                    "injects faults, which needs ENABLE_LOADTEST_ROUTES=1 (a load test, not "
+                    "production)");
+    if (!loadtest && f.delay_max_ms)
+        return fail(l, "FAULT_DELAY_MS",
+                    "injects faults, which needs ENABLE_LOADTEST_ROUTES=1 (a load test, not "
+                    "production)");
+    *out = f;
+    return 0;
+}
+
+/*
  * A CloudWatch namespace: 1 to 255 of letters, digits and . - _ / # : and
  * space, not beginning with "AWS/" (AWS's own) or ":" (PutMetricData's rules).
  */
@@ -382,7 +415,8 @@ int na_config_load(struct na_config *cfg, na_getenv_fn get, void *ctx, const str
         return -1;
     if (get_ratio(&l, "ACCESS_LOG", &c.access_log_ratio))
         return -1;
-    if (get_bool(&l, "ENABLE_LOADTEST_ROUTES", false, &c.loadtest_routes))
+    if (get_bool(&l, "ENABLE_LOADTEST_ROUTES", false, &c.loadtest_routes) ||
+        get_faults(&l, c.loadtest_routes, &c.faults))
         return -1;
     v = value(&l, "METRICS_PORT");
     if (v && word_in(v, no_words) && strcmp(v, "0")) {

@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "na/budget.h"
+#include "na/fault.h"
 #include "na/log.h"
 #include "na/sysinfo.h"
 
@@ -40,6 +41,7 @@ struct na_config {
     unsigned memory_shed_percent;
     double access_log_ratio; /* 0: off, 1: every request */
     bool loadtest_routes;
+    struct na_fault_config faults; /* FAULT_*: only with loadtest_routes */
     /*
      * Where /metrics is served: on its own port (the default, 9464, which
      * the load balancer never forwards to), on the main port when

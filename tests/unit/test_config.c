@@ -145,6 +145,10 @@ static void test_errors_name_the_variable(void **state)
         {"NODE_ENV", "bad\x01"},
         {"APP_VERSION", "\xff\xfe"},
         {"MAX_CONNECTIONS", "0"},
+        {"FAULT_ERROR_PERCENT", "101"},
+        {"FAULT_ERROR_PERCENT", "ten"},
+        {"FAULT_DELAY_MS", "200-100"},
+        {"FAULT_DELAY_MS", "0-30001"},
     };
 
     (void)state;
@@ -161,6 +165,43 @@ static void test_errors_name_the_variable(void **state)
 }
 
 /* On ECS (its metadata variable set) EMF is on unless switched off. */
+/*
+ * Faults only with the load-testing routes: a production task given
+ * FAULT_* by mistake stops at start rather than fail requests on purpose.
+ */
+static void test_faults(void **state)
+{
+    const char *off[] = {NULL};
+    const char *on[] = {"ENABLE_LOADTEST_ROUTES",
+                        "1",
+                        "FAULT_ERROR_PERCENT",
+                        "2.5",
+                        "FAULT_DELAY_MS",
+                        "10-20",
+                        NULL};
+    const char *zero[] = {"FAULT_ERROR_PERCENT", "0", "FAULT_DELAY_MS", "0", NULL};
+    const char *without[][3] = {{"FAULT_ERROR_PERCENT", "5", NULL},
+                                {"FAULT_DELAY_MS", "1-2", NULL}};
+    struct na_config c;
+    struct na_config_error e;
+
+    (void)state;
+    assert_int_equal(load(&c, &e, off), 0);
+    assert_int_equal(c.faults.error_ppm, 0);
+    assert_int_equal(c.faults.delay_max_ms, 0);
+    assert_int_equal(load(&c, &e, on), 0);
+    assert_int_equal(c.faults.error_ppm, 25000);
+    assert_int_equal(c.faults.delay_min_ms, 10);
+    assert_int_equal(c.faults.delay_max_ms, 20);
+    assert_int_equal(load(&c, &e, zero), 0); /* no fault asked for: nothing to refuse */
+    for (size_t i = 0; i < 2; i++) {
+        memset(&e, 0, sizeof(e));
+        assert_int_equal(load(&c, &e, without[i]), -1);
+        assert_string_equal(e.var, without[i][0]);
+        assert_non_null(strstr(e.message, "ENABLE_LOADTEST_ROUTES=1"));
+    }
+}
+
 static void test_emf_on_ecs(void **state)
 {
     const char *on_ecs[] = {"ECS_CONTAINER_METADATA_URI_V4", "http://169.254.170.2/v4/abc", NULL};
@@ -243,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_errors_name_the_variable),
         cmocka_unit_test(test_metrics_port),
         cmocka_unit_test(test_emf_on_ecs),
+        cmocka_unit_test(test_faults),
         cmocka_unit_test(test_budget_errors_name_the_variable),
         cmocka_unit_test(test_cgroup_defaults),
     };
