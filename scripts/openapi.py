@@ -90,6 +90,26 @@ def write(summary, body, responses):
     return op
 
 
+def toggle(healthy):
+    """POST /health/disable or /health/enable: the load-testing health toggles."""
+    what = ("Restores /health after /health/disable." if healthy else
+            "Makes /health and /health/detailed answer 503 (the task goes on serving, and does "
+            "not drain): to rehearse the load balancer taking a target out and ECS replacing "
+            "it.")
+    return {
+        "post": {"summary": what + " Served only with ENABLE_LOADTEST_ROUTES=1.",
+                 "security": [{"bearer": []}, {"apiKey": []}],
+                 "parameters": [ref("parameters", "X-Request-Id")],
+                 "responses": {
+                     "200": ok("Done (idempotent).", ref("schemas", "HealthToggle"),
+                               tagged=False),
+                     "401": error("No API key, or not the right one.",
+                                  extra={"WWW-Authenticate": ref("headers", "WWW-Authenticate")}),
+                     "403": error("The server has no API_KEY."),
+                     "default": ref("responses", "Error")}},
+        "options": OPTIONS}
+
+
 def document():
     item_id = {"name": "id", "in": "path", "required": True,
                "schema": {"type": "integer", "minimum": 1, "maximum": 9223372036854775807}}
@@ -164,6 +184,57 @@ def document():
                          "3XX": ok("The code asked for; 304 with no body.",
                                    ref("schemas", "StatusEcho"), tagged=False)}}),
         },
+        "/api/cpu/{ms}": {
+            "parameters": [{"name": "ms", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 0, "maximum": 10000}}],
+            **reads({"summary": "Burns that much CPU time on a worker thread (not an event "
+                                "loop), then answers: to rehearse CPU scaling." + loadtest,
+                     "responses": {"200": ok("Burnt: the CPU time, and the wall time it took "
+                                             "(longer under a CPU quota).",
+                                             ref("schemas", "CpuBurn")),
+                                   "503": error("Too much CPU work queued, or the server is "
+                                                "stopping: not burnt.", retry=True)}}),
+        },
+        "/api/payload/{bytes}": {
+            "parameters": [{"name": "bytes", "in": "path", "required": True,
+                            "schema": {"type": "integer", "minimum": 0,
+                                       "maximum": 16777216}}],
+            **reads({"summary": "Answers that many bytes, generated as they are sent (no "
+                                "memory held): for network and proxy tests." + loadtest,
+                     "responses": {"200": {
+                         "description": "A 64-byte line of digits and letters, repeated, cut "
+                                        "at the length asked for.",
+                         "headers": {"X-Request-Id": ref("headers", "X-Request-Id"),
+                                     "Server-Timing": ref("headers", "Server-Timing")},
+                         "content": {"application/octet-stream": {
+                             "schema": {"type": "string", "format": "binary"}}}}}}),
+        },
+        "/api/echo": {
+            "post": {
+                "summary": "Answers with the body as sent, and the request headers "
+                           "X-Echo-Headers names as X-Echo-<name>." + loadtest,
+                "parameters": [ref("parameters", "X-Request-Id"),
+                               {"name": "X-Echo-Headers", "in": "header",
+                                "description": "Up to 16 header names, comma-separated; their "
+                                               "names and values 2048 bytes at most.",
+                                "schema": {"type": "string"}}],
+                "requestBody": {"required": False, "content": {"*/*": {
+                    "schema": {"type": "string", "format": "binary"}}}},
+                "responses": {
+                    "200": {"description": "The body as sent, with the request's Content-Type "
+                                           "(application/octet-stream without one); "
+                                           "X-Echo-<name> for each header named that came.",
+                            "headers": {"X-Request-Id": ref("headers", "X-Request-Id"),
+                                        "Server-Timing": ref("headers", "Server-Timing")},
+                            "content": {"*/*": {"schema": {"type": "string",
+                                                           "format": "binary"}}}},
+                    "400": error("X-Echo-Headers is malformed or asks for too much."),
+                    "413": error("The body is over MAX_BODY_BYTES."),
+                    "default": ref("responses", "Error")}},
+            "options": OPTIONS,
+        },
+        "/health/disable": toggle(False),
+        "/health/enable": toggle(True),
         "/metrics": reads({
             "summary": "Prometheus metrics, on this port only when METRICS_PORT equals PORT",
             "responses": {"200": {
@@ -178,6 +249,14 @@ def document():
             "summary": "This document",
             "responses": {"200": ok("The OpenAPI 3.1 document.", {"type": "object"})}}),
     }
+    # Faults may be asked for on every API operation (ENABLE_LOADTEST_ROUTES=1).
+    faults = [ref("parameters", "X-Fault-Status"), ref("parameters", "X-Fault-Delay-Ms")]
+    for path, item in paths.items():
+        if not path.startswith("/api/"):
+            continue
+        for method, op in item.items():
+            if method in ("get", "head", "post", "put", "delete"):
+                op["parameters"] = [*op.get("parameters", []), *faults]
     return {
         "openapi": "3.1.0",
         "info": {"title": "node-api", "version": "1.0.0",
@@ -241,6 +320,13 @@ def document():
                 "Delay": {"type": "object", "required": ["delayed_ms"],
                           "additionalProperties": False,
                           "properties": {"delayed_ms": {"type": "integer", "minimum": 0}}},
+                "CpuBurn": {"type": "object", "required": ["cpu_ms", "wall_ms"],
+                            "additionalProperties": False,
+                            "properties": {"cpu_ms": {"type": "integer", "minimum": 0},
+                                           "wall_ms": {"type": "number", "minimum": 0}}},
+                "HealthToggle": {"type": "object", "required": ["healthy"],
+                                 "additionalProperties": False,
+                                 "properties": {"healthy": {"type": "boolean"}}},
                 "StatusEcho": {"type": "object", "required": ["status"],
                                "additionalProperties": False,
                                "properties": {"status": {"type": "integer"}}},
@@ -260,6 +346,18 @@ def document():
                 "If-None-Match": {"name": "If-None-Match", "in": "header",
                                   "description": "Entity tags, or *: a match is answered 304.",
                                   "schema": {"type": "string"}},
+                "X-Fault-Status": {"name": "X-Fault-Status", "in": "header",
+                                   "description": "With ENABLE_LOADTEST_ROUTES=1: answer this "
+                                                  "status (400 to 599) instead of running the "
+                                                  "request; ignored otherwise.",
+                                   "schema": {"type": "integer", "minimum": 400,
+                                              "maximum": 599}},
+                "X-Fault-Delay-Ms": {"name": "X-Fault-Delay-Ms", "in": "header",
+                                     "description": "With ENABLE_LOADTEST_ROUTES=1: wait this "
+                                                    "long before running the request; ignored "
+                                                    "otherwise.",
+                                     "schema": {"type": "integer", "minimum": 0,
+                                                "maximum": 30000}},
                 "Accept": {"name": "Accept", "in": "header",
                            "description": "application/bson for BSON; JSON otherwise.",
                            "schema": {"type": "string"}},

@@ -90,5 +90,13 @@ void na_access_log(const struct na_access_entry *e)
     put_str(&b, "\"user_agent\":", e->user_agent, e->user_agent ? strlen(e->user_agent) : 0, 256);
     if (e->aborted)
         na_buf_puts(&b, ",\"aborted\":true");
+    if (e->fault_status) {
+        na_buf_puts(&b, ",\"fault_status\":");
+        na_buf_int(&b, e->fault_status);
+    }
+    if (e->fault_delay_ms) {
+        na_buf_puts(&b, ",\"fault_delay_ms\":");
+        na_buf_int(&b, e->fault_delay_ms);
+    }
     na_log_end(&b);
 }

@@ -26,6 +26,7 @@ int na_app_init(struct na_app *app, const struct na_config *cfg, struct na_store
     if (cfg->api_key[0])
         na_idem_scope(cfg->api_key, app->idem_scope);
     atomic_init(&app->draining, false);
+    atomic_init(&app->failing_on_purpose, false);
     atomic_init(&app->shedding, false);
     atomic_init(&app->shedding_since_ns, 0);
     atomic_init(&app->rss_bytes, 0);

@@ -5,9 +5,10 @@
  * include/na/server.h.
  *
  * A connection's state changes on the libmicrohttpd thread that owns the
- * connection, and in two places elsewhere: a timer or store thread moves a
- * parked request to READY (conn_resume()), after which libmicrohttpd's own
- * lock hands it back to the owning thread; and the listener thread moves
+ * connection, and in two places elsewhere: a timer, store or worker thread
+ * moves a parked request to READY (resume()), or the timer moves one parked
+ * for an injected delay back to READING (it has not run yet), after which
+ * libmicrohttpd's own lock hands it back to the owning thread; and the listener thread moves
  * an IDLE connection to CUT (to make room, or past its headers deadline), by compare-and-swap, as
  * the owning thread's IDLE -> READING at a request's head is too: exactly one wins, so a request
  * either runs or is answered 503 unrun, never both. The listener thread reads the state and the
@@ -30,6 +31,7 @@
 #include "na/listener.h"
 #include "na/reqid.h"
 #include "na/timer.h"
+#include "na/worker.h"
 
 /* Candidates to make room gathered per sweep (100 ms): at most this many evictions per sweep. */
 #define NA_EVICT_CANDIDATES 256u
@@ -41,6 +43,7 @@ struct na_server {
     const struct na_config *cfg;
     struct MHD_Daemon *daemon;
     struct na_timer *timer;
+    struct na_worker *worker; /* /api/cpu's burns; NULL without the load-testing routes */
     struct na_listener *listener;
     atomic_uint_fast64_t drained; /* requests finished since the drain began */
     atomic_uint evicting;         /* connections closed to make room, not yet gone */
@@ -71,7 +74,8 @@ enum conn_state {
     CONN_IDLE,     /* awaiting a request's head: deadline HEADERS_TIMEOUT_S */
     CONN_READING,  /* the body, if any, arriving and kept: deadline REQUEST_TIMEOUT_S */
     CONN_DROPPING, /* the body read and dropped; the refusal in `reply` follows it */
-    CONN_PARKED,   /* suspended until a timer or a blocking store has the answer */
+    CONN_PARKED,   /* suspended until a timer, a blocking store or a worker has the answer
+                    * (or, for an injected delay, until the request may run: READING) */
     CONN_INLINE,   /* a store that does not block is answering on this thread */
     CONN_READY,    /* the deferred answer is in `reply`: on_request sends it */
     CONN_ANSWERED, /* the response is queued: deadline SEND_TIMEOUT_S */
@@ -100,6 +104,11 @@ struct conn {
     bool log_this;
     bool answered_raw; /* answered straight on the socket: the close is ours */
     bool used_db;      /* answered by the database: its time goes in Server-Timing */
+    /*
+     * An injected delay (fault.h): WAITING while parked for it (the timer
+     * then moves the request back to READING, to run), WAITED after.
+     */
+    enum { FAULT_NONE, FAULT_WAITING, FAULT_WAITED } fault_phase;
     uint64_t started_ns;
     uint64_t body_bytes; /* received, kept or not */
     char *body;          /* kept body, for routes that take one */
@@ -130,5 +139,6 @@ enum MHD_Result na_conn_on_request(void *cls, struct MHD_Connection *mc, const c
 void na_conn_on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
                           enum MHD_RequestTerminationCode toe);
 void na_conn_on_timer(void *cls, bool cancelled);
+void na_conn_on_work(void *cls, bool cancelled);
 
 #endif

@@ -110,7 +110,7 @@ static void snapshot(struct na_emf *e, struct na_emf_values *v)
         .errors_4xx = t.status_4xx,
         .errors_5xx = t.status_5xx,
         .shed = t.events[NA_EV_SHED_MEMORY] + t.events[NA_EV_SHED_BODIES] +
-                t.events[NA_EV_SHED_RESPONSES],
+                t.events[NA_EV_SHED_RESPONSES] + t.events[NA_EV_SHED_CPU],
         .refused = st.refused,
         .aborted = t.events[NA_EV_ABORTED],
         .db_errors = h.pool_errors + h.pool_acquire_timeouts,

@@ -213,6 +213,13 @@ char *na_encode_health_detailed(const struct na_health_report *r, size_t *len)
         !add_bytes(mem, "limit_bytes", r->limit_bytes) ||
         !add_bytes(mem, "shed_threshold_bytes", r->shed_bytes))
         goto fail;
+    if (r->failing_on_purpose) {
+        cJSON *toggle = cJSON_AddObjectToObject(checks, "toggle");
+
+        if (!toggle || !cJSON_AddStringToObject(toggle, "status", "fail") ||
+            !cJSON_AddStringToObject(toggle, "detail", "failing on purpose: POST /health/disable"))
+            goto fail;
+    }
     conns = cJSON_AddObjectToObject(root, "connections");
     if (!conns || !add_int(conns, "open", (int64_t)r->connections) ||
         !add_int(conns, "max", (int64_t)r->max_connections) ||

@@ -1,6 +1,7 @@
 /*
- * handlers: dispatch, and the health, info and load-testing routes
- * (see include/na/handlers.h). The item routes are in handlers_items.c.
+ * handlers: dispatch, and the health and info routes (see
+ * include/na/handlers.h). The item routes are in handlers_items.c, the
+ * load-testing routes and the faults in handlers_loadtest.c.
  */
 #include "na/handlers.h"
 
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "handlers_items.h"
+#include "handlers_loadtest.h"
 #include "na/clock.h"
 #include "na/openapi.h"
 
@@ -39,6 +41,13 @@ unsigned na_handle_health(struct na_app *app, struct na_buf *b)
     if (atomic_load_explicit(&app->draining, memory_order_relaxed)) {
         na_encode_health(b, "draining", app->hostname, na_app_uptime(app), na_clock_wall_ms(),
                          NULL);
+        return 503;
+    }
+    /* POST /health/disable (load tests): the load balancer and ECS see a failing task. */
+    if (atomic_load_explicit(&app->failing_on_purpose, memory_order_relaxed)) {
+        na_encode_health(b, "unhealthy", app->hostname, na_app_uptime(app), na_clock_wall_ms(),
+                         "failing on purpose: POST /health/disable (POST /health/enable "
+                         "restores it)");
         return 503;
     }
     if (since && shed_s > app->cfg->shed_unhealthy_s) {
@@ -81,12 +90,13 @@ static void health_detailed_done(struct na_store_call *call)
         .limit_bytes = app->cfg->budget.limit_bytes,
         .shed_bytes = app->cfg->budget.shed_bytes,
         .memory_ok = !atomic_load(&app->shedding),
+        .failing_on_purpose = atomic_load(&app->failing_on_purpose),
         .store_ok = call->rc == NA_STORE_OK,
         .store_latency_ms = call->latency_ms,
         .store_detail = call->rc == NA_STORE_OK ? NULL : call->detail,
     };
     bool draining = atomic_load(&app->draining);
-    bool ok = !draining && r.store_ok && r.memory_ok;
+    bool ok = !draining && r.store_ok && r.memory_ok && !r.failing_on_purpose;
     char *body;
     size_t len;
 
@@ -113,66 +123,6 @@ static void health_detailed(struct na_request *req)
     req->call.done = health_detailed_done;
     req->call.cls = req;
     req->reply->defer = NA_DEFER_STORE;
-}
-
-/* Parses a route parameter of 1 to 9 digits; -1 if it is not one. */
-static long param_number(const struct na_match *m)
-{
-    long v = 0;
-
-    if (!m->param_len || m->param_len > 9)
-        return -1;
-    for (size_t i = 0; i < m->param_len; i++) {
-        if (m->param[i] < '0' || m->param[i] > '9')
-            return -1;
-        v = v * 10 + (m->param[i] - '0');
-    }
-    return v;
-}
-
-static void delay(struct na_request *req)
-{
-    struct na_reply *out = req->reply;
-    long ms = param_number(&req->match);
-    struct na_buf b;
-    char msg[96];
-
-    if (ms < 0 || ms > (long)NA_DELAY_MAX_MS) {
-        snprintf(msg, sizeof(msg), "delay must be a whole number of ms from 0 to %u",
-                 NA_DELAY_MAX_MS);
-        na_reply_error(out, 400, msg);
-        return;
-    }
-    reply_buf(out, &b, 200);
-    na_buf_printf(&b, "{\"delayed_ms\":%ld}", ms);
-    out->len = b.len;
-    out->delay_ms = (unsigned)ms;
-    out->defer = ms ? NA_DEFER_TIMER : NA_DEFER_NONE;
-}
-
-static void status_route(struct na_request *req)
-{
-    struct na_reply *out = req->reply;
-    long code = param_number(&req->match);
-    const char *reason;
-    struct na_buf b;
-
-    if (code < 200 || code > 599) {
-        na_reply_error(out, 400, "status must be a code from 200 to 599");
-        return;
-    }
-    reason = MHD_get_reason_phrase_for((unsigned)code);
-    if (code >= 400) {
-        /* libmicrohttpd names codes it does not know "Unknown". */
-        na_reply_error(out, (unsigned)code,
-                       strcmp(reason, "Unknown") ? reason : "status requested from /api/status");
-        return;
-    }
-    reply_buf(out, &b, (unsigned)code);
-    /* 204, 205 and 304 carry no body (RFC 9110, 15.3.5, 15.3.6 and 15.4.5). */
-    if (code != 204 && code != 205 && code != 304)
-        na_buf_printf(&b, "{\"status\":%ld}", code);
-    out->len = b.len;
 }
 
 void na_request_init(struct na_request *req, struct na_app *app, const char *method,
@@ -240,21 +190,42 @@ bool na_handle_precheck(struct na_request *req)
         na_router_allow(m->methods, out->allow, sizeof(out->allow));
         return true;
     }
-    if (m->route == NA_ROUTE_ITEMS || m->route == NA_ROUTE_ITEM)
-        return na_items_precheck(req);
-    return false;
+    if ((m->route == NA_ROUTE_ITEMS || m->route == NA_ROUTE_ITEM) && na_items_precheck(req))
+        return true;
+    if (na_loadtest_precheck(req))
+        return true;
+    /* Last: a request refused for what it is gets that answer, not an injected one. */
+    return na_loadtest_decide_fault(req);
 }
 
 bool na_handle_takes_body(const struct na_request *req)
 {
     return (req->match.route == NA_ROUTE_ITEMS && req->method == NA_METHOD_POST) ||
-           (req->match.route == NA_ROUTE_ITEM && req->method == NA_METHOD_PUT);
+           (req->match.route == NA_ROUTE_ITEM && req->method == NA_METHOD_PUT) ||
+           na_loadtest_takes_body(req);
+}
+
+bool na_handle_never_shed(const struct na_request *req)
+{
+    switch (req->match.route) {
+    case NA_ROUTE_HEALTH:
+    case NA_ROUTE_HEALTH_DETAILED:
+    case NA_ROUTE_HEALTH_DISABLE:
+    case NA_ROUTE_HEALTH_ENABLE:
+        return true;
+    default:
+        return false;
+    }
 }
 
 void na_handle(struct na_request *req)
 {
     struct na_reply *out = req->reply;
 
+    if (req->fault.status) {
+        na_loadtest_fault_reply(req);
+        return;
+    }
     switch (req->match.route) {
     case NA_ROUTE_HEALTH:
         health(req);
@@ -272,10 +243,13 @@ void na_handle(struct na_request *req)
         na_items_handle(req);
         break;
     case NA_ROUTE_DELAY:
-        delay(req);
-        break;
     case NA_ROUTE_STATUS:
-        status_route(req);
+    case NA_ROUTE_CPU:
+    case NA_ROUTE_PAYLOAD:
+    case NA_ROUTE_ECHO:
+    case NA_ROUTE_HEALTH_DISABLE:
+    case NA_ROUTE_HEALTH_ENABLE:
+        na_loadtest_handle(req);
         break;
     case NA_ROUTE_METRICS:
         metrics_route(req);

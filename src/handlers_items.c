@@ -99,7 +99,7 @@ static int query_number(const struct na_request *req, const char *name, size_t d
     return 0;
 }
 
-static bool auth_refused(struct na_request *req)
+bool na_handle_auth_refused(struct na_request *req)
 {
     struct na_reply *out = req->reply;
 
@@ -167,7 +167,7 @@ bool na_items_precheck(struct na_request *req)
             return true;
         }
     }
-    if (is_write(req) && auth_refused(req))
+    if (is_write(req) && na_handle_auth_refused(req))
         return true;
     if ((req->method == NA_METHOD_POST || req->method == NA_METHOD_PUT) &&
         !json_content_type(header(req, "Content-Type"))) {

@@ -302,6 +302,7 @@ static void write_events(struct na_metrics_writer *w, struct shard *head)
         {NA_EV_SHED_MEMORY, "memory"},
         {NA_EV_SHED_BODIES, "body_pool"},
         {NA_EV_SHED_RESPONSES, "response_pool"},
+        {NA_EV_SHED_CPU, "cpu_queue"},
     };
     uint64_t counts[BUCKETS + 1], sum_ns;
 
@@ -318,6 +319,13 @@ static void write_events(struct na_metrics_writer *w, struct shard *head)
     na_metrics_counter(w, "node_api_requests_aborted_total",
                        "Requests whose client went away before the answer was sent.",
                        (double)sum_event(head, NA_EV_ABORTED));
+    na_metrics_family(w, "node_api_faults_injected_total", NA_METRIC_COUNTER,
+                      "Faults injected on purpose (ENABLE_LOADTEST_ROUTES): a status answered "
+                      "in a request's place, or a delay before it ran.");
+    na_metrics_sample(w, "node_api_faults_injected_total", "kind=\"status\"",
+                      (double)sum_event(head, NA_EV_FAULT_STATUS));
+    na_metrics_sample(w, "node_api_faults_injected_total", "kind=\"delay\"",
+                      (double)sum_event(head, NA_EV_FAULT_DELAY));
     na_metrics_family(w, "node_api_db_query_duration_seconds", NA_METRIC_HISTOGRAM,
                       "Time of each database call on its connection.");
     sum_hist(head, db_at, NULL, counts, &sum_ns);

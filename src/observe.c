@@ -48,6 +48,10 @@ static void server_source(struct na_metrics_writer *w, void *cls)
     na_metrics_sample(w, "node_api_connections_closed_total", "reason=\"make_room\"",
                       (double)st.evicted);
     na_metrics_gauge(w, "node_api_draining", "1 once SIGTERM has begun the drain.", st.draining);
+    if (app->cfg->loadtest_routes)
+        na_metrics_gauge(w, "node_api_health_failing_on_purpose",
+                         "1 while POST /health/disable makes /health answer 503.",
+                         atomic_load(&app->failing_on_purpose));
     na_metrics_counter(w, "node_api_drain_requests_finished_total",
                        "Requests finished since the drain began.", (double)st.drained);
 }

@@ -5,6 +5,7 @@
 
 #include <microhttpd.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "na/reqid.h"
 
@@ -22,6 +23,8 @@ void na_reply_reset(struct na_reply *r)
     r->challenge = false;
     r->replayed = false;
     r->shared = false;
+    r->pattern = false;
+    r->echo_count = 0;
     r->allow[0] = '\0';
     r->location[0] = '\0';
 }
@@ -48,6 +51,27 @@ void na_reply_error(struct na_reply *r, unsigned status, const char *message)
     r->len = b.len;
     r->content_type = NULL;
     r->defer = NA_DEFER_NONE;
+    r->pattern = false;
+    r->echo_count = 0;
+}
+
+static const char pattern_line[64] =
+    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-\n";
+
+size_t na_reply_pattern(uint64_t pos, char *buf, size_t max)
+{
+    size_t done = 0;
+
+    while (done < max) {
+        size_t at = (size_t)((pos + done) % sizeof(pattern_line));
+        size_t n = sizeof(pattern_line) - at;
+
+        if (n > max - done)
+            n = max - done;
+        memcpy(buf + done, pattern_line + at, n);
+        done += n;
+    }
+    return max;
 }
 
 void na_reply_store_error(struct na_reply *r, const struct na_store_call *call)

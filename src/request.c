@@ -58,6 +58,33 @@ static ssize_t no_content(void *cls, uint64_t pos, char *buf, size_t max)
     return MHD_CONTENT_READER_END_OF_STREAM;
 }
 
+/*
+ * A payload generated as it is sent (reply->pattern): `cls` is its length.
+ * libmicrohttpd holds one block of it, NA_RESPONSE_SMALL_BYTES, with the
+ * response: the small answer every connection's share of the plan holds.
+ */
+static ssize_t pattern_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    uint64_t len = (uint64_t)(uintptr_t)cls;
+
+    if (pos >= len)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (max > len - pos)
+        max = (size_t)(len - pos);
+    return (ssize_t)na_reply_pattern(pos, buf, max);
+}
+
+/* Adds X-Echo-<name> for each request header the reply echoes. */
+static void add_echoed(struct MHD_Response *resp, const struct na_reply *r)
+{
+    for (unsigned i = 0; i < r->echo_count; i++) {
+        char name[8 + 64 + 1];
+
+        snprintf(name, sizeof(name), "X-Echo-%.*s", (int)r->echo[i].name_len, r->echo[i].name);
+        MHD_add_response_header(resp, name, r->echo[i].value);
+    }
+}
+
 /* A body counted in the response pool until libmicrohttpd lets go of it. */
 struct counted {
     struct na_quota *pool;
@@ -149,7 +176,7 @@ static bool tag_answer(struct conn *c, struct na_reply *r, char etag[NA_ETAG_MAX
 {
     struct if_none_match m = {.etag = etag};
 
-    if (r->status != 200 || !(c->req.method & (NA_METHOD_GET | NA_METHOD_HEAD)))
+    if (r->status != 200 || r->pattern || !(c->req.method & (NA_METHOD_GET | NA_METHOD_HEAD)))
         return false;
     na_etag_of(r->body, r->len, etag);
     if (!na_etag_no_cache(
@@ -189,6 +216,9 @@ static enum MHD_Result respond(struct conn *c)
         resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64, no_content, NULL, NULL);
         if (resp)
             MHD_set_response_options(resp, MHD_RF_HTTP_1_0_COMPATIBLE_STRICT, MHD_RO_END);
+    } else if (r->pattern) {
+        resp = MHD_create_response_from_callback(r->len, NA_RESPONSE_SMALL_BYTES, pattern_reader,
+                                                 (void *)(uintptr_t)r->len, NULL);
     } else {
         resp = MHD_create_response_from_buffer_with_free_callback_cls(r->len, (void *)r->body,
                                                                       r->release, r->release_cls);
@@ -214,6 +244,7 @@ static enum MHD_Result respond(struct conn *c)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (r->replayed)
         MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    add_echoed(resp, r);
     if (r->retry_after_s) {
         snprintf(num, sizeof(num), "%u", r->retry_after_s);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
@@ -374,8 +405,40 @@ void na_conn_on_timer(void *cls, bool cancelled)
     if (cancelled) {
         na_reply_release(&c->reply);
         na_reply_error(&c->reply, 503, "server shutting down");
+    } else if (c->fault_phase == FAULT_WAITING) {
+        /*
+         * An injected delay is over and the request has not run: back to
+         * READING, where libmicrohttpd's next call dispatches it.
+         */
+        c->fault_phase = FAULT_WAITED;
+        na_conn_move(c, CONN_IN(CONN_PARKED), CONN_READING);
+        MHD_resume_connection(c->mhd);
+        return;
     }
     resume(&c->req);
+}
+
+void na_conn_on_work(void *cls, bool cancelled)
+{
+    struct conn *c = cls;
+
+    if (cancelled)
+        na_reply_error(&c->reply, 503, "server shutting down");
+    else
+        c->req.work(&c->req, na_worker_stop_flag(c->srv->worker));
+    resume(&c->req);
+}
+
+/* Parks the connection, not the thread, for `ms`; the timer resumes it. */
+static enum MHD_Result park_for_timer(struct conn *c, unsigned ms)
+{
+    set_deadline(c, 0);
+    na_conn_move(c, CONN_IN(CONN_READING), CONN_PARKED);
+    MHD_suspend_connection(c->mhd);
+    /* The timer refuses only once shutting down: answer through the same resume path. */
+    if (na_timer_add(c->srv->timer, ms, c))
+        na_conn_on_timer(c, true);
+    return MHD_YES;
 }
 
 /* The head as framing.h reads it. */
@@ -451,6 +514,7 @@ static enum MHD_Result request_begin(struct conn *c, const char *url, const char
     c->log_this = na_access_sampled(cfg->access_log_ratio);
     c->answered_raw = false;
     c->used_db = false;
+    c->fault_phase = FAULT_NONE;
     c->body_bytes = 0;
     c->status = 0;
     c->bytes = 0;
@@ -486,7 +550,7 @@ static enum MHD_Result request_begin(struct conn *c, const char *url, const char
      * few hundred bytes).
      */
     if (atomic_load_explicit(&s->app->shedding, memory_order_relaxed) &&
-        req->match.route != NA_ROUTE_HEALTH && req->match.route != NA_ROUTE_HEALTH_DETAILED) {
+        !na_handle_never_shed(req)) {
         na_metrics_count(s->app->metrics, NA_EV_SHED_MEMORY);
         return respond_error(c, 503, "memory near its limit, retry later", 1);
     }
@@ -544,6 +608,11 @@ static enum MHD_Result request_dispatch(struct conn *c)
 
     if (conn_state(c) == CONN_DROPPING)
         return respond(c);
+    if (req->fault.delay_ms && c->fault_phase == FAULT_NONE) {
+        /* An injected delay: parked before the request runs; the timer brings it back here. */
+        c->fault_phase = FAULT_WAITING;
+        return park_for_timer(c, req->fault.delay_ms);
+    }
     if (na_handle_takes_body(req)) {
         req->body = c->body;
         req->body_len = c->body_bytes;
@@ -553,13 +622,23 @@ static enum MHD_Result request_dispatch(struct conn *c)
     case NA_DEFER_NONE:
         return respond(c);
     case NA_DEFER_TIMER:
-        /* Park the connection, not the thread; the timer resumes it. */
+        return park_for_timer(c, c->reply.delay_ms);
+    case NA_DEFER_WORK:
         set_deadline(c, 0);
         na_conn_move(c, CONN_IN(CONN_READING), CONN_PARKED);
         MHD_suspend_connection(c->mhd);
-        /* The timer refuses only once shutting down: answer through the same resume path. */
-        if (na_timer_add(s->timer, c->reply.delay_ms, c))
-            na_conn_on_timer(c, true);
+        /* Refused when the queue is full, or once shutting down: answered the same way. */
+        if (!s->worker || na_worker_submit(s->worker, c)) {
+            bool stopping = !s->worker || atomic_load(na_worker_stop_flag(s->worker));
+
+            if (!stopping)
+                na_metrics_count(s->app->metrics, NA_EV_SHED_CPU);
+            na_reply_error(&c->reply, 503,
+                           stopping ? "server shutting down"
+                                    : "too much CPU work queued, retry later");
+            c->reply.retry_after_s = stopping ? 0 : 1;
+            resume(req);
+        }
         return MHD_YES;
     case NA_DEFER_STORE:
         set_deadline(c, 0);
@@ -673,6 +752,8 @@ void na_conn_on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
         e.forwarded = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "X-Forwarded-For");
         e.user_agent = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "User-Agent");
         e.peer = c->peer;
+        e.fault_status = c->req.fault.status;
+        e.fault_delay_ms = c->req.fault.delay_ms;
         na_access_log(&e);
     }
     na_reply_release(&c->reply);

@@ -24,6 +24,13 @@ static const struct route {
     {"/api/items/{}", NA_ROUTE_ITEM, READ | NA_METHOD_PUT | NA_METHOD_DELETE, 0, false},
     {"/api/delay/{}", NA_ROUTE_DELAY, READ, NA_ROUTER_LOADTEST, false},
     {"/api/status/{}", NA_ROUTE_STATUS, READ, NA_ROUTER_LOADTEST, false},
+    {"/api/cpu/{}", NA_ROUTE_CPU, READ, NA_ROUTER_LOADTEST, false},
+    {"/api/payload/{}", NA_ROUTE_PAYLOAD, READ, NA_ROUTER_LOADTEST, false},
+    {"/api/echo", NA_ROUTE_ECHO, NA_METHOD_POST | NA_METHOD_OPTIONS, NA_ROUTER_LOADTEST, false},
+    {"/health/disable", NA_ROUTE_HEALTH_DISABLE, NA_METHOD_POST | NA_METHOD_OPTIONS,
+     NA_ROUTER_LOADTEST, false},
+    {"/health/enable", NA_ROUTE_HEALTH_ENABLE, NA_METHOD_POST | NA_METHOD_OPTIONS,
+     NA_ROUTER_LOADTEST, false},
     /*
      * Exact: a load balancer's path rules compare case-sensitively, so a
      * rule that keeps /metrics from the internet must meet the one spelling
@@ -44,6 +51,11 @@ static const char *const templates[NA_ROUTE_LAST_ + 1] = {
     [NA_ROUTE_STATUS] = "/api/status/{code}",
     [NA_ROUTE_METRICS] = "/metrics",
     [NA_ROUTE_OPENAPI] = "/openapi.json",
+    [NA_ROUTE_CPU] = "/api/cpu/{ms}",
+    [NA_ROUTE_PAYLOAD] = "/api/payload/{bytes}",
+    [NA_ROUTE_ECHO] = "/api/echo",
+    [NA_ROUTE_HEALTH_DISABLE] = "/health/disable",
+    [NA_ROUTE_HEALTH_ENABLE] = "/health/enable",
 };
 
 static const struct {

@@ -29,6 +29,11 @@
 #define EVICT_AGE_MS 1000u
 /* Connections closed to make room and not yet gone, at most. */
 #define EVICT_MAX 64u
+/*
+ * /api/cpu burns waiting per worker thread, at most; the next is answered
+ * 503. A parked burn costs only its connection, already in the plan.
+ */
+#define CPU_QUEUE_PER_THREAD 64u
 
 /* ---- connections -------------------------------------------------------- */
 
@@ -510,6 +515,15 @@ struct na_server *na_server_start(struct na_app *app, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the timer thread");
         goto fail;
     }
+    /* /api/cpu burns on a thread per CPU the service has, never on an event loop. */
+    if (cfg->loadtest_routes) {
+        s->worker =
+            na_worker_new(cfg->threads, CPU_QUEUE_PER_THREAD * cfg->threads, na_conn_on_work);
+        if (!s->worker) {
+            snprintf(err, errlen, "cannot start the CPU worker threads");
+            goto fail;
+        }
+    }
     if (na_listener_family(s->listener) == AF_INET6)
         flags |= MHD_USE_IPv6;
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, na_conn_on_request, s, MHD_OPTION_ARRAY,
@@ -529,6 +543,7 @@ fail:
     na_listener_free(s->listener);
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
+    na_worker_free(s->worker);
     na_timer_free(s->timer);
     pthread_mutex_destroy(&s->lock);
     free(s);
@@ -591,6 +606,8 @@ void na_server_stop(struct na_server *s)
      * answer every deferred reply first, timers and store calls alike.
      */
     na_timer_flush(s->timer);
+    if (s->worker)
+        na_worker_flush(s->worker); /* a burn running ends early, with its 503 */
     na_store_shutdown(s->app->store);
     /*
      * The deferred requests just cut off are resumed with their 503: give
@@ -603,6 +620,7 @@ void na_server_stop(struct na_server *s)
         nanosleep(&ms, NULL);
     }
     MHD_stop_daemon(s->daemon);
+    na_worker_free(s->worker);
     na_timer_free(s->timer);
     pthread_mutex_destroy(&s->lock);
     free(s);

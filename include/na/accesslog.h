@@ -5,7 +5,8 @@
  * (32 hex digits from traceparent or the ALB's X-Amzn-Trace-Id root, see
  * trace.h), amzn_trace_id (the ALB's header as it came), client (first hop
  * of X-Forwarded-For, else the peer address) and user_agent, after the
- * common log fields. Requests
+ * common log fields, and fault_status and fault_delay_ms when a fault was
+ * injected (fault.h). Requests
  * answered 5xx, or cut off before their answer was sent, are logged at
  * level "error" and never sampled away; the rest at "info", subject to
  * ACCESS_LOG's ratio. The query string is not logged: it may carry secrets.
@@ -22,14 +23,16 @@ struct na_access_entry {
     const char *path;
     unsigned status; /* 0: no answer was queued */
     double duration_ms;
-    uint64_t bytes;         /* body bytes answered */
-    const char *request_id; /* may be NULL */
-    const char *trace_id;   /* 32 hex digits; may be NULL */
-    const char *amzn_trace; /* X-Amzn-Trace-Id as it came; may be NULL */
-    const char *forwarded;  /* X-Forwarded-For, may be NULL */
-    const char *peer;       /* the socket's peer address */
-    const char *user_agent; /* may be NULL */
-    bool aborted;           /* the connection ended before the answer was sent */
+    uint64_t bytes;          /* body bytes answered */
+    const char *request_id;  /* may be NULL */
+    const char *trace_id;    /* 32 hex digits; may be NULL */
+    const char *amzn_trace;  /* X-Amzn-Trace-Id as it came; may be NULL */
+    const char *forwarded;   /* X-Forwarded-For, may be NULL */
+    const char *peer;        /* the socket's peer address */
+    const char *user_agent;  /* may be NULL */
+    bool aborted;            /* the connection ended before the answer was sent */
+    unsigned fault_status;   /* an injected status (fault.h); 0: none */
+    unsigned fault_delay_ms; /* an injected delay; 0: none */
 };
 
 /* Decides, per request, whether a line is written for it at `ratio`. */

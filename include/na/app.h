@@ -31,6 +31,7 @@ struct na_app {
     char idem_scope[NA_IDEM_HEX]; /* the API key's Idempotency-Key scope; "" without one */
 
     atomic_bool draining;
+    atomic_bool failing_on_purpose; /* POST /health/disable: /health answers 503 */
     atomic_bool shedding;
     atomic_uint_fast64_t shedding_since_ns; /* when shedding began; 0: not shedding */
     atomic_uint_fast64_t rss_bytes;

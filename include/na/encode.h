@@ -73,9 +73,10 @@ struct na_health_report {
     const char *store_detail; /* why not ok; may be NULL */
     bool memory_ok;
     uint64_t rss_bytes;
-    uint64_t charged_bytes; /* what the container is charged; 0: unknown */
-    uint64_t limit_bytes;   /* 0: none */
-    uint64_t shed_bytes;    /* 0: none */
+    uint64_t charged_bytes;  /* what the container is charged; 0: unknown */
+    uint64_t limit_bytes;    /* 0: none */
+    uint64_t shed_bytes;     /* 0: none */
+    bool failing_on_purpose; /* POST /health/disable: a "toggle" check that fails */
 };
 
 /* The /health/detailed document. Caller frees; NULL if out of memory. */

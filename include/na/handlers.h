@@ -8,23 +8,29 @@
  *                         ever buffered;
  *   na_handle()           once the body is in.
  * A reply may be deferred (reply->defer): until a timer fires (the
- * load-testing delay), or until a store call finishes, on the store's
- * thread when the store blocks. The handler then fills the reply and calls
- * req->resume(req), which the server provides.
+ * load-testing delay), until a store call finishes, on the store's thread
+ * when the store blocks, or until req->work has run on a worker thread
+ * (/api/cpu). The handler's completion then fills the reply and calls
+ * req->resume(req), which the server provides (for work, the server resumes
+ * once req->work returns).
  */
 #ifndef NA_HANDLERS_H
 #define NA_HANDLERS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "na/app.h"
+#include "na/fault.h"
 #include "na/negotiate.h"
 #include "na/reply.h"
 #include "na/router.h"
 
-/* Upper bound of /api/delay/{ms}. */
-#define NA_DELAY_MAX_MS 30000u
+/* Upper bounds of the load-testing routes' parameters. */
+#define NA_DELAY_MAX_MS      30000u                /* /api/delay/{ms} */
+#define NA_CPU_MAX_MS        10000u                /* /api/cpu/{ms} */
+#define NA_PAYLOAD_MAX_BYTES (16u * 1024u * 1024u) /* /api/payload/{bytes} */
 
 enum na_lookup { NA_LOOKUP_HEADER, NA_LOOKUP_QUERY };
 
@@ -34,11 +40,25 @@ struct na_request {
     const char *method_name; /* as sent */
     const char *path;        /* decoded, without the query string */
     struct na_match match;
-    const char *body; /* the whole body, for routes that take one */
+    const char *body; /* the whole body, for routes that take one; valid until the answer
+                       * is sent (a reply may point into it) */
     size_t body_len;
     enum na_format format; /* negotiated by the precheck (item routes) */
     int64_t id;            /* /api/items/{id}, parsed by the precheck */
     size_t limit, offset;  /* GET /api/items, parsed by the precheck */
+    /*
+     * A load-testing route's number (/api/cpu/{ms}), for its work; and the
+     * faults decided for this request by the precheck (ENABLE_LOADTEST_ROUTES):
+     * the server waits fault.delay_ms before na_handle(), which answers
+     * fault.status instead of running the request.
+     */
+    uint64_t amount;
+    struct na_fault fault;
+    /*
+     * NA_DEFER_WORK: what runs on a worker thread, then fills the reply. It
+     * polls *stop and answers 503 once it is set (the server stopping).
+     */
+    void (*work)(struct na_request *req, const atomic_bool *stop);
 
     /* The server's: header and query lookups, valid for the request. */
     const char *(*lookup)(const struct na_request *req, enum na_lookup kind, const char *name);
@@ -79,6 +99,12 @@ bool na_handle_precheck(struct na_request *req);
 
 /* True when the server should buffer this request's body for na_handle(). */
 bool na_handle_takes_body(const struct na_request *req);
+
+/*
+ * True for the routes answered even while memory sheds load: the health
+ * checks (a few hundred bytes), and the toggles that make them fail.
+ */
+bool na_handle_never_shed(const struct na_request *req);
 
 /* Fills req->reply, or defers it (reply->defer). */
 void na_handle(struct na_request *req);

@@ -37,7 +37,10 @@ enum na_metrics_event {
     NA_EV_SHED_MEMORY,    /* refused 503: memory near its limit */
     NA_EV_SHED_BODIES,    /* refused 503: the body pool was full */
     NA_EV_SHED_RESPONSES, /* refused 503: the response pool was full */
+    NA_EV_SHED_CPU,       /* refused 503: the CPU route's queue was full (load tests) */
     NA_EV_ABORTED,        /* the client went away before its answer was sent */
+    NA_EV_FAULT_STATUS,   /* an injected status answered in a request's place */
+    NA_EV_FAULT_DELAY,    /* an injected delay before a request ran */
     NA_EV_COUNT_
 };
 

@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "na/encode.h"
 #include "na/store.h"
@@ -25,6 +26,18 @@ enum na_defer {
     NA_DEFER_NONE = 0,
     NA_DEFER_TIMER, /* answer after delay_ms */
     NA_DEFER_STORE, /* answer when req->call finishes: submit it */
+    NA_DEFER_WORK,  /* answer once req->work has run on a worker thread: queue it */
+};
+
+/* Request headers echoed back (POST /api/echo), and their bytes (names and values), at most. */
+#define NA_ECHO_HEADERS_MAX 16u
+#define NA_ECHO_BYTES_MAX   2048u
+
+/* A request header to send back as X-Echo-<name>: both borrowed from the request. */
+struct na_echo_header {
+    const char *name; /* not NUL-terminated: name_len bytes */
+    size_t name_len;
+    const char *value;
 };
 
 struct na_reply {
@@ -45,10 +58,24 @@ struct na_reply {
     bool challenge;         /* WWW-Authenticate: Bearer */
     bool replayed;          /* Idempotent-Replayed: true (a stored outcome) */
     bool shared;            /* the body is shared (a cache's): not counted per response */
-    char allow[64];         /* non-empty: Allow header */
-    char location[48];      /* non-empty: Location header */
+    /*
+     * The body is `len` bytes of the payload pattern (na_reply_pattern()),
+     * generated as it is sent; `body` is NULL. No ETag: it is no JSON.
+     */
+    bool pattern;
+    unsigned echo_count;
+    struct na_echo_header echo[NA_ECHO_HEADERS_MAX];
+    char allow[64];    /* non-empty: Allow header */
+    char location[48]; /* non-empty: Location header */
     char storage[NA_ENCODE_SMALL_MAX];
 };
+
+/*
+ * Writes the payload pattern's bytes from `pos` on into `buf` (`max` of
+ * them): a 64-byte line of digits and letters, repeated, so any slice of
+ * it can be checked. Returns `max`.
+ */
+size_t na_reply_pattern(uint64_t pos, char *buf, size_t max);
 
 /* Empties a reply for reuse (does not release a previous body). */
 void na_reply_reset(struct na_reply *r);

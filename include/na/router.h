@@ -37,12 +37,18 @@ enum na_route {
     NA_ROUTE_STATUS,  /* load-testing route: /api/status/{code} */
     NA_ROUTE_METRICS, /* /metrics, when served on the main port */
     NA_ROUTE_OPENAPI, /* /openapi.json */
-    NA_ROUTE_LAST_ = NA_ROUTE_OPENAPI,
+    /* Load-testing routes (NA_ROUTER_LOADTEST), beside /api/delay and /api/status: */
+    NA_ROUTE_CPU,            /* /api/cpu/{ms} */
+    NA_ROUTE_PAYLOAD,        /* /api/payload/{bytes} */
+    NA_ROUTE_ECHO,           /* POST /api/echo */
+    NA_ROUTE_HEALTH_DISABLE, /* POST /health/disable */
+    NA_ROUTE_HEALTH_ENABLE,  /* POST /health/enable */
+    NA_ROUTE_LAST_ = NA_ROUTE_HEALTH_ENABLE,
 };
 
 /* What na_router_match() may match beyond the API: the routes switched on. */
 enum na_router_flags {
-    NA_ROUTER_LOADTEST = 1u << 0, /* /api/delay/{ms}, /api/status/{code} */
+    NA_ROUTER_LOADTEST = 1u << 0, /* the load-testing routes (README: load-testing controls) */
     NA_ROUTER_METRICS = 1u << 1,  /* /metrics */
 };
 

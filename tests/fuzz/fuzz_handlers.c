@@ -3,7 +3,11 @@
  * embedded store, as the server drives them: precheck, then the handler,
  * then the store call. The input is split at newlines into the method, the
  * path, the Accept, Content-Type, Authorization and Idempotency-Key
- * headers, the limit and offset query arguments; the rest is the body.
+ * headers, the limit and offset query arguments, the X-Fault-Status,
+ * X-Fault-Delay-Ms and X-Echo-Headers headers (the load-testing routes are
+ * on; any other header name echo asks for has the value "v"); the rest is
+ * the body. Work for a worker thread (/api/cpu) runs with its stop flag
+ * set, as in a stopping server.
  * Every request must end with a reply: a status from 100 to 599 and, for
  * errors, the JSON error body. Each request runs twice on the same store:
  * a keyed write that was done (2xx or 404) must then be replayed, with the
@@ -19,7 +23,20 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum { F_METHOD, F_PATH, F_ACCEPT, F_CTYPE, F_AUTH, F_IDEM, F_LIMIT, F_OFFSET, F_COUNT };
+enum {
+    F_METHOD,
+    F_PATH,
+    F_ACCEPT,
+    F_CTYPE,
+    F_AUTH,
+    F_IDEM,
+    F_LIMIT,
+    F_OFFSET,
+    F_FAULT_STATUS,
+    F_FAULT_DELAY,
+    F_ECHO,
+    F_COUNT
+};
 
 static const char *fields[F_COUNT];
 static bool resumed;
@@ -39,7 +56,13 @@ static const char *lookup(const struct na_request *req, enum na_lookup kind, con
         return fields[F_AUTH];
     if (!strcasecmp(name, "Idempotency-Key"))
         return fields[F_IDEM];
-    return NULL;
+    if (!strcasecmp(name, "X-Fault-Status"))
+        return fields[F_FAULT_STATUS];
+    if (!strcasecmp(name, "X-Fault-Delay-Ms"))
+        return fields[F_FAULT_DELAY];
+    if (!strcasecmp(name, "X-Echo-Headers"))
+        return fields[F_ECHO];
+    return !strncasecmp(name, "x-", 2) ? "v" : NULL;
 }
 
 static void resume(struct na_request *req)
@@ -114,10 +137,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 na_store_submit(store, &req.call);
                 if (!resumed)
                     abort(); /* the embedded store answers at once */
+            } else if (reply.defer == NA_DEFER_WORK) {
+                static atomic_bool stop = true;
+
+                req.work(&req, &stop);
             }
         }
-        if (reply.status < 100 || reply.status > 599 || (reply.len && !reply.body))
+        if (reply.status < 100 || reply.status > 599 ||
+            (reply.len && !reply.body && !reply.pattern))
             abort();
+        for (unsigned e = 0; e < reply.echo_count; e++) {
+            if (!reply.echo[e].name_len || reply.echo[e].name_len > 64 || !reply.echo[e].value)
+                abort();
+        }
         if (reply.status >= 400) {
             cJSON *j = cJSON_ParseWithLength(reply.body, reply.len);
 

@@ -121,6 +121,8 @@ def check(method, path, r):
     content = spec.get("content")
     assert content, f"{where}: a body where the document has none"
     media = {k.split(";")[0].strip(): v for k, v in content.items()}
+    if ctype not in media and "*/*" in media:
+        return  # any type (the echo's, which is the request's)
     assert ctype in media, f"{where}: Content-Type {ctype!r} not in {sorted(media)}"
     schema = media[ctype].get("schema", {})
     if ctype == "application/json":

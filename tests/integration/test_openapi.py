@@ -54,7 +54,8 @@ class DocumentTest(unittest.TestCase):
                      "METRICS_PORT": port}) as srv:
             seen = 0
             for tmpl, item in doc["paths"].items():
-                path = tmpl.replace("{id}", "1").replace("{ms}", "1").replace("{code}", "201")
+                path = (tmpl.replace("{id}", "1").replace("{ms}", "1").replace("{code}", "201")
+                        .replace("{bytes}", "100"))
                 for method in ("get", "head", "options"):
                     if method in item:
                         r = srv.request(method.upper(), path)
@@ -70,7 +71,13 @@ class DocumentTest(unittest.TestCase):
             self.assertEqual(srv.request("GET", "/api/items/1").status, 404)
             self.assertEqual(srv.request("PATCH", "/api/items/1", auth, body).status, 405)
             self.assertEqual(srv.get("/api/items", {"Accept": "application/bson"}).status, 200)
-        self.assertEqual(seen, 3 * len(doc["paths"]))
+            self.assertEqual(srv.request("POST", "/api/echo", {"X-Echo-Headers": "Host"},
+                                         b"e").status, 200)
+            self.assertEqual(srv.request("POST", "/health/disable", auth).status, 200)
+            self.assertEqual(srv.get("/health").status, 503)
+            self.assertEqual(srv.request("POST", "/health/enable", auth).status, 200)
+        self.assertEqual(seen, sum(m in item for item in doc["paths"].values()
+                                   for m in ("get", "head", "options")))
 
 
 class CheckCanFailTest(unittest.TestCase):

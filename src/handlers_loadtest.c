@@ -1,0 +1,383 @@
+/*
+ * handlers_loadtest: the load-testing routes (/api/delay, /api/status,
+ * /api/cpu, /api/payload, /api/echo, the health toggles) and the injected
+ * faults (see handlers_loadtest.h and include/na/fault.h). Each costs only
+ * what the memory plan already holds: the payload is generated as it is
+ * sent, the echo answers with the body the pool already holds, and the CPU
+ * is burnt on a worker thread, not on an event loop.
+ */
+#include "handlers_loadtest.h"
+
+#include <ctype.h>
+#include <microhttpd.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "handlers_items.h"
+#include "na/clock.h"
+#include "na/log.h"
+
+/* A reply whose body is in its own storage. */
+static void reply_buf(struct na_reply *r, struct na_buf *b, unsigned status)
+{
+    na_buf_init(b, r->storage, sizeof(r->storage));
+    r->status = status;
+    r->body = r->storage;
+}
+
+/* Parses a route parameter of 1 to `max_digits` digits; -1 if it is not one. */
+static long long param_number(const struct na_match *m, size_t max_digits)
+{
+    long long v = 0;
+
+    if (!m->param_len || m->param_len > max_digits)
+        return -1;
+    for (size_t i = 0; i < m->param_len; i++) {
+        if (m->param[i] < '0' || m->param[i] > '9')
+            return -1;
+        v = v * 10 + (m->param[i] - '0');
+    }
+    return v;
+}
+
+/*
+ * The route's number parameter, from 0 to `max`: true with *out set, or
+ * false with the reply a 400 naming `what` and its bound.
+ */
+static bool param_within(struct na_request *req, const char *what, const char *unit, unsigned max,
+                         long long *out)
+{
+    long long v = param_number(&req->match, 9);
+    char msg[96];
+
+    if (v < 0 || v > (long long)max) {
+        snprintf(msg, sizeof(msg), "%s must be a whole number of %s from 0 to %u", what, unit, max);
+        na_reply_error(req->reply, 400, msg);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+/* ---- faults ------------------------------------------------------------- */
+
+bool na_loadtest_faultable(enum na_route route)
+{
+    switch (route) {
+    case NA_ROUTE_INFO:
+    case NA_ROUTE_ITEMS:
+    case NA_ROUTE_ITEM:
+    case NA_ROUTE_DELAY:
+    case NA_ROUTE_STATUS:
+    case NA_ROUTE_CPU:
+    case NA_ROUTE_PAYLOAD:
+    case NA_ROUTE_ECHO:
+        return true;
+    case NA_ROUTE_NONE:
+    case NA_ROUTE_HEALTH:
+    case NA_ROUTE_HEALTH_DETAILED:
+    case NA_ROUTE_METRICS:
+    case NA_ROUTE_OPENAPI:
+    case NA_ROUTE_HEALTH_DISABLE:
+    case NA_ROUTE_HEALTH_ENABLE:
+        break;
+    }
+    return false;
+}
+
+bool na_loadtest_decide_fault(struct na_request *req)
+{
+    struct na_app *app = req->app;
+    char msg[128];
+    unsigned refused;
+
+    if (!app->cfg->loadtest_routes || !na_loadtest_faultable(req->match.route))
+        return false;
+    refused =
+        na_fault_decide(&app->cfg->faults, req->lookup(req, NA_LOOKUP_HEADER, "X-Fault-Status"),
+                        req->lookup(req, NA_LOOKUP_HEADER, "X-Fault-Delay-Ms"), na_fault_random(),
+                        &req->fault, msg, sizeof(msg));
+    if (refused) {
+        na_reply_error(req->reply, refused, msg);
+        return true;
+    }
+    if (req->fault.status)
+        na_metrics_count(app->metrics, NA_EV_FAULT_STATUS);
+    if (req->fault.delay_ms)
+        na_metrics_count(app->metrics, NA_EV_FAULT_DELAY);
+    return false;
+}
+
+void na_loadtest_fault_reply(struct na_request *req)
+{
+    struct na_reply *out = req->reply;
+    unsigned status = req->fault.status;
+
+    na_reply_error(out, status,
+                   req->fault.by_header ? "fault injected: X-Fault-Status, the request was not run"
+                                        : "fault injected: FAULT_ERROR_PERCENT, the request was "
+                                          "not run");
+    /* As any 503 or 429 of the service: certainly not done, retry. */
+    if (status == 503 || status == 429)
+        out->retry_after_s = 1;
+}
+
+/* ---- /api/delay/{ms} and /api/status/{code} ----------------------------- */
+
+static void delay(struct na_request *req)
+{
+    struct na_reply *out = req->reply;
+    long long ms;
+    struct na_buf b;
+
+    if (!param_within(req, "delay", "ms", NA_DELAY_MAX_MS, &ms))
+        return;
+    reply_buf(out, &b, 200);
+    na_buf_printf(&b, "{\"delayed_ms\":%lld}", ms);
+    out->len = b.len;
+    out->delay_ms = (unsigned)ms;
+    out->defer = ms ? NA_DEFER_TIMER : NA_DEFER_NONE;
+}
+
+static void status_route(struct na_request *req)
+{
+    struct na_reply *out = req->reply;
+    long long code = param_number(&req->match, 9);
+    const char *reason;
+    struct na_buf b;
+
+    if (code < 200 || code > 599) {
+        na_reply_error(out, 400, "status must be a code from 200 to 599");
+        return;
+    }
+    reason = MHD_get_reason_phrase_for((unsigned)code);
+    if (code >= 400) {
+        /* libmicrohttpd names codes it does not know "Unknown". */
+        na_reply_error(out, (unsigned)code,
+                       strcmp(reason, "Unknown") ? reason : "status requested from /api/status");
+        return;
+    }
+    reply_buf(out, &b, (unsigned)code);
+    /* 204, 205 and 304 carry no body (RFC 9110, 15.3.5, 15.3.6 and 15.4.5). */
+    if (code != 204 && code != 205 && code != 304)
+        na_buf_printf(&b, "{\"status\":%lld}", code);
+    out->len = b.len;
+}
+
+/* ---- /api/cpu/{ms} ------------------------------------------------------ */
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The work: burns req->amount ms of this thread's CPU time (not wall time:
+ * under a CPU quota it takes longer), polling `stop` between slices of
+ * about 50 us.
+ */
+static void burn(struct na_request *req, const atomic_bool *stop)
+{
+    struct na_reply *out = req->reply;
+    uint64_t want = req->amount * 1000000u, cpu0 = thread_cpu_ns(), wall0 = na_clock_ns();
+    volatile uint64_t sink = wall0;
+    struct na_buf b;
+
+    while (thread_cpu_ns() - cpu0 < want) {
+        if (atomic_load_explicit(stop, memory_order_relaxed)) {
+            na_reply_error(out, 503, "server shutting down");
+            return;
+        }
+        for (unsigned i = 0; i < 20000; i++)
+            sink = sink * UINT64_C(6364136223846793005) + 1442695040888963407u;
+    }
+    reply_buf(out, &b, 200);
+    na_buf_printf(&b, "{\"cpu_ms\":%llu,\"wall_ms\":%.1f}", (unsigned long long)req->amount,
+                  na_clock_ms_since(wall0));
+    out->len = b.len;
+}
+
+static void cpu(struct na_request *req)
+{
+    struct na_reply *out = req->reply;
+    long long ms;
+    struct na_buf b;
+
+    if (!param_within(req, "cpu", "ms", NA_CPU_MAX_MS, &ms))
+        return;
+    if (!ms) {
+        reply_buf(out, &b, 200);
+        na_buf_puts(&b, "{\"cpu_ms\":0,\"wall_ms\":0}");
+        out->len = b.len;
+        return;
+    }
+    req->amount = (uint64_t)ms;
+    req->work = burn;
+    out->defer = NA_DEFER_WORK;
+}
+
+/* ---- /api/payload/{bytes} ----------------------------------------------- */
+
+static void payload(struct na_request *req)
+{
+    struct na_reply *out = req->reply;
+    long long n;
+
+    if (!param_within(req, "payload", "bytes", NA_PAYLOAD_MAX_BYTES, &n))
+        return;
+    out->status = 200;
+    out->body = NULL;
+    out->len = (size_t)n;
+    out->pattern = true;
+    out->content_type = "application/octet-stream";
+}
+
+/* ---- POST /api/echo ----------------------------------------------------- */
+
+/* RFC 9110 5.6.2: a header name is a token. */
+static bool is_tchar(char c)
+{
+    return isalnum((unsigned char)c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/*
+ * Reads X-Echo-Headers (a list of header names) into the reply's echo
+ * list, each with the request's value; names the request lacks are left
+ * out. True when the list is refused (400).
+ */
+static bool echo_headers_refused(struct na_request *req)
+{
+    struct na_reply *out = req->reply;
+    const char *list = req->lookup(req, NA_LOOKUP_HEADER, "X-Echo-Headers");
+    size_t bytes = 0;
+    unsigned named = 0;
+    char msg[128];
+
+    out->echo_count = 0;
+    for (const char *p = list; p && *p;) {
+        const char *start, *value;
+        size_t n = 0, after;
+        char name[65];
+
+        p += strspn(p, " \t,");
+        if (!*p)
+            break;
+        while (is_tchar(p[n]))
+            n++;
+        after = n + strspn(p + n, " \t");
+        if (!n || n >= sizeof(name) || (p[after] && p[after] != ',')) {
+            na_reply_error(out, 400,
+                           "X-Echo-Headers must be a comma-separated list of header names (64 "
+                           "characters at most each)");
+            return true;
+        }
+        memcpy(name, p, n);
+        name[n] = '\0';
+        start = p;
+        p += after;
+        if (++named > NA_ECHO_HEADERS_MAX) {
+            snprintf(msg, sizeof(msg), "X-Echo-Headers may name %u headers at most",
+                     NA_ECHO_HEADERS_MAX);
+            na_reply_error(out, 400, msg);
+            return true;
+        }
+        value = req->lookup(req, NA_LOOKUP_HEADER, name);
+        if (!value)
+            continue;
+        bytes += n + strlen(value);
+        if (bytes > NA_ECHO_BYTES_MAX) {
+            snprintf(msg, sizeof(msg), "the headers X-Echo-Headers names come to over %u bytes",
+                     NA_ECHO_BYTES_MAX);
+            na_reply_error(out, 400, msg);
+            return true;
+        }
+        out->echo[out->echo_count++] =
+            (struct na_echo_header){.name = start, .name_len = n, .value = value};
+    }
+    return false;
+}
+
+static void echo(struct na_request *req)
+{
+    struct na_reply *out = req->reply;
+    const char *type = req->lookup(req, NA_LOOKUP_HEADER, "Content-Type");
+
+    /* The body stays the request's until the answer is sent: nothing to copy or count twice. */
+    out->status = 200;
+    out->body = req->body ? req->body : "";
+    out->len = req->body_len;
+    out->content_type = type && *type ? type : "application/octet-stream";
+}
+
+/* ---- POST /health/disable and /health/enable ---------------------------- */
+
+static void health_toggle(struct na_request *req, bool fail)
+{
+    struct na_app *app = req->app;
+    struct na_buf b;
+
+    if (atomic_exchange(&app->failing_on_purpose, fail) != fail) {
+        if (fail)
+            na_log(NA_LOG_WARN, "health failing on purpose: POST /health/disable (the task "
+                                "still serves; POST /health/enable restores it)");
+        else
+            na_log(NA_LOG_INFO, "health restored: POST /health/enable");
+    }
+    reply_buf(req->reply, &b, 200);
+    na_buf_puts(&b, fail ? "{\"healthy\":false}" : "{\"healthy\":true}");
+    req->reply->len = b.len;
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+bool na_loadtest_precheck(struct na_request *req)
+{
+    switch (req->match.route) {
+    case NA_ROUTE_HEALTH_DISABLE:
+    case NA_ROUTE_HEALTH_ENABLE:
+        return na_handle_auth_refused(req);
+    case NA_ROUTE_ECHO:
+        return echo_headers_refused(req);
+    default:
+        return false;
+    }
+}
+
+bool na_loadtest_takes_body(const struct na_request *req)
+{
+    return req->match.route == NA_ROUTE_ECHO && req->method == NA_METHOD_POST;
+}
+
+void na_loadtest_handle(struct na_request *req)
+{
+    switch (req->match.route) {
+    case NA_ROUTE_DELAY:
+        delay(req);
+        break;
+    case NA_ROUTE_STATUS:
+        status_route(req);
+        break;
+    case NA_ROUTE_CPU:
+        cpu(req);
+        break;
+    case NA_ROUTE_PAYLOAD:
+        payload(req);
+        break;
+    case NA_ROUTE_ECHO:
+        echo(req);
+        break;
+    case NA_ROUTE_HEALTH_DISABLE:
+        health_toggle(req, true);
+        break;
+    case NA_ROUTE_HEALTH_ENABLE:
+        health_toggle(req, false);
+        break;
+    default:
+        na_reply_error(req->reply, 404, "no route");
+        break;
+    }
+}

@@ -1,0 +1,458 @@
+"""The load-testing controls (ENABLE_LOADTEST_ROUTES=1): faults by configuration and by header,
+the health toggles, the CPU route, the payload route and the echo route; and none of them
+without the switch."""
+
+import json
+import os
+import re
+import signal
+import threading
+import time
+import unittest
+import urllib.request
+
+from harness import SANITIZED, Server, run
+
+KEY = "k3y"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+JSON_CT = {"Content-Type": "application/json", **AUTH}
+SEED = {"Widget A", "Widget B", "Widget C"}
+PATTERN = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-\n"
+
+
+def payload(n):
+    return (PATTERN * (n // len(PATTERN) + 1))[:n]
+
+
+def access_line(srv, request_id, timeout=10.0):
+    return srv.wait_log(lambda l: l.get("request_id") == request_id and "status" in l, timeout)
+
+
+def scrape(srv):
+    port = srv.wait_log(lambda l: l.get("message", "").startswith("Server started"))["metrics_port"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        return r.read().decode()
+
+
+def sample(text, name):
+    m = re.search(r"^" + re.escape(name) + r" (\S+)$", text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_bytes(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def names(srv):
+    """The items' names, read through the faults (a faulted read is retried)."""
+    for _ in range(200):
+        r = srv.get("/api/items?limit=1000")
+        if r.status == 200:
+            return {i["name"] for i in r.json()["items"]}
+    raise AssertionError("no read got through")
+
+
+class FaultHeadersTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server({"ENABLE_LOADTEST_ROUTES": "1", "API_KEY": KEY})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def test_the_status_asked_for_replaces_the_answer(self):
+        for status in (500, 502, 503, 504, 429, 404, 400):
+            r = self.srv.get("/api/items", {"X-Fault-Status": str(status)})
+            self.assertEqual(r.status, status)
+            self.assertEqual(r.json()["error"]["status"], status)
+            self.assertIn("fault injected", r.json()["error"]["message"])
+            self.assertEqual(r.header("Retry-After"), "1" if status in (429, 503) else None)
+            line = access_line(self.srv, r.header("X-Request-Id"))
+            self.assertEqual(line["fault_status"], status)
+            self.assertNotIn("fault_delay_ms", line)
+
+    def test_a_faulted_write_is_not_done(self):
+        before = names(self.srv)
+        for status in ("503", "500"):
+            r = self.srv.request("POST", "/api/items", {**JSON_CT, "X-Fault-Status": status},
+                                 json.dumps({"name": f"faulted-{status}", "price": 1}).encode())
+            self.assertEqual(r.status, int(status))
+        r = self.srv.request("PUT", "/api/items/1", {**JSON_CT, "X-Fault-Status": "503"},
+                             json.dumps({"name": "changed", "price": 2}).encode())
+        self.assertEqual(r.status, 503)
+        r = self.srv.request("DELETE", "/api/items/2", {**AUTH, "X-Fault-Status": "500"})
+        self.assertEqual(r.status, 500)
+        self.assertEqual(names(self.srv), before)
+        self.assertEqual(self.srv.get("/api/items/1").json()["name"], "Widget A")
+        self.assertEqual(self.srv.get("/api/items/2").status, 200)
+
+    def test_a_delay_comes_before_the_request_runs(self):
+        t0 = time.monotonic()
+        r = self.srv.get("/api/items/1", {"X-Fault-Delay-Ms": "300"})
+        self.assertGreaterEqual(time.monotonic() - t0, 0.3)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.json()["name"], "Widget A")
+        line = access_line(self.srv, r.header("X-Request-Id"))
+        self.assertEqual(line["fault_delay_ms"], 300)
+        self.assertNotIn("fault_status", line)
+        self.assertGreaterEqual(line["duration_ms"], 300)
+
+        # A delayed write is done, once, after its delay.
+        t0 = time.monotonic()
+        r = self.srv.request("POST", "/api/items", {**JSON_CT, "X-Fault-Delay-Ms": "200"},
+                             b'{"name":"delayed write","price":3}')
+        self.assertGreaterEqual(time.monotonic() - t0, 0.2)
+        self.assertEqual(r.status, 201)
+        self.assertEqual(self.srv.get(f"/api/items/{r.json()['id']}").json()["name"],
+                         "delayed write")
+
+        # Both: the status after the delay.
+        t0 = time.monotonic()
+        r = self.srv.get("/api/info", {"X-Fault-Delay-Ms": "200", "X-Fault-Status": "502"})
+        self.assertGreaterEqual(time.monotonic() - t0, 0.2)
+        self.assertEqual(r.status, 502)
+        line = access_line(self.srv, r.header("X-Request-Id"))
+        self.assertEqual((line["fault_status"], line["fault_delay_ms"]), (502, 200))
+
+    def test_malformed_fault_headers_are_refused(self):
+        for name, value in (("X-Fault-Status", "200"), ("X-Fault-Status", "600"),
+                            ("X-Fault-Status", "oops"), ("X-Fault-Delay-Ms", "30001"),
+                            ("X-Fault-Delay-Ms", "-5"), ("X-Fault-Delay-Ms", "1.5")):
+            r = self.srv.get("/api/items", {name: value})
+            self.assertEqual(r.status, 400, (name, value))
+            self.assertIn(name, r.json()["error"]["message"])
+
+    def test_never_on_the_health_checks(self):
+        for path in ("/health", "/health/detailed", "/openapi.json"):
+            t0 = time.monotonic()
+            r = self.srv.get(path, {"X-Fault-Status": "500", "X-Fault-Delay-Ms": "1000"})
+            self.assertEqual(r.status, 200, path)
+            self.assertLess(time.monotonic() - t0, 1.0, path)
+            self.assertNotIn("fault_status", access_line(self.srv, r.header("X-Request-Id")))
+
+    def test_the_delay_holds_no_thread(self):
+        # More delayed requests than threads, and the server answers others meanwhile.
+        results = []
+
+        def one():
+            results.append(self.srv.get("/api/info", {"X-Fault-Delay-Ms": "800"}).status)
+
+        threads = [threading.Thread(target=one) for _ in range(12)]
+        for t in threads:
+            t.start()
+        time.sleep(0.2)
+        answered_meanwhile = self.srv.get("/api/items/3").status
+        still_waiting = sum(t.is_alive() for t in threads)
+        for t in threads:
+            t.join(30)
+        self.assertEqual(answered_meanwhile, 200)
+        self.assertEqual(still_waiting, 12)
+        self.assertEqual(results, [200] * 12)
+
+
+class FaultMetricsTest(unittest.TestCase):
+    def test_faults_are_counted(self):
+        with Server({"ENABLE_LOADTEST_ROUTES": "1"}) as srv:
+            for _ in range(3):
+                srv.get("/api/items", {"X-Fault-Status": "503"})
+            for _ in range(2):
+                srv.get("/api/info", {"X-Fault-Delay-Ms": "10"})
+            srv.get("/api/info", {"X-Fault-Delay-Ms": "10", "X-Fault-Status": "500"})
+            srv.get("/health", {"X-Fault-Status": "500"})
+            text = None
+            for _ in range(50):  # counted once each answer is sent
+                text = scrape(srv)
+                if sample(text, 'node_api_faults_injected_total{kind="delay"}') == 3:
+                    break
+                time.sleep(0.1)
+            self.assertEqual(sample(text, 'node_api_faults_injected_total{kind="status"}'), 4)
+            self.assertEqual(sample(text, 'node_api_faults_injected_total{kind="delay"}'), 3)
+            self.assertEqual(sample(
+                text, 'http_requests_total{method="GET",route="/api/items",status="503"}'), 3)
+
+
+class FaultConfigTest(unittest.TestCase):
+    def test_a_share_of_requests_fails(self):
+        with Server({"ENABLE_LOADTEST_ROUTES": "1", "API_KEY": KEY, "FAULT_ERROR_PERCENT": "50",
+                     "ACCESS_LOG": "off"}) as srv:
+            statuses = []
+            sock = srv.connect()
+            for _ in range(400):
+                r = srv.request("GET", "/api/items/1", sock=sock)
+                statuses.append(r.status)
+                if r.status == 503:
+                    self.assertEqual(r.header("Retry-After"), "1")
+                if r.status != 200:
+                    self.assertIn("FAULT_ERROR_PERCENT", r.json()["error"]["message"])
+            sock.close()
+            self.assertEqual(set(statuses), {200, 500, 503})
+            # 200 expected, sd 10: six sd either way.
+            self.assertTrue(140 <= statuses.count(200) <= 260, statuses.count(200))
+            # Never the health check.
+            self.assertEqual({srv.get("/health").status for _ in range(100)}, {200})
+
+    def test_writes_answered_with_a_fault_are_not_done(self):
+        with Server({"ENABLE_LOADTEST_ROUTES": "1", "API_KEY": KEY,
+                     "FAULT_ERROR_PERCENT": "50"}) as srv:
+            created = set()
+            answered = []
+            for i in range(60):
+                r = srv.request("POST", "/api/items", JSON_CT,
+                                json.dumps({"name": f"item {i}", "price": i}).encode())
+                answered.append(r.status)
+                if r.status == 201:
+                    created.add(f"item {i}")
+            self.assertEqual(set(answered), {201, 500, 503})
+            self.assertEqual(names(srv), SEED | created)
+
+    def test_a_random_delay_within_its_bounds(self):
+        with Server({"ENABLE_LOADTEST_ROUTES": "1", "FAULT_DELAY_MS": "150-250"}) as srv:
+            for _ in range(5):
+                t0 = time.monotonic()
+                r = srv.get("/api/info")
+                self.assertGreaterEqual(time.monotonic() - t0, 0.15)
+                self.assertEqual(r.status, 200)
+                line = access_line(srv, r.header("X-Request-Id"))
+                self.assertTrue(150 <= line["fault_delay_ms"] <= 250, line)
+            r = srv.get("/health")
+            self.assertNotIn("fault_delay_ms", access_line(srv, r.header("X-Request-Id")))
+
+    def test_faults_need_the_switch(self):
+        for var, value in (("FAULT_ERROR_PERCENT", "10"), ("FAULT_DELAY_MS", "5-10")):
+            rc, out, _ = run([], {var: value, "PORT": "0"})
+            self.assertEqual(rc, 2, out)
+            last = json.loads(out.strip().split("\n")[-1])
+            self.assertEqual(last["variable"], var)
+            self.assertIn("ENABLE_LOADTEST_ROUTES=1", last["error"] if "error" in last
+                          else last["message"])
+
+
+class SwitchedOffTest(unittest.TestCase):
+    def test_nothing_without_the_switch(self):
+        with Server({"API_KEY": KEY}) as srv:
+            r = srv.get("/api/items/1", {"X-Fault-Status": "500", "X-Fault-Delay-Ms": "30000"})
+            self.assertEqual(r.status, 200)
+            self.assertEqual(srv.request("POST", "/health/disable", AUTH).status, 404)
+            self.assertEqual(srv.request("POST", "/health/enable", AUTH).status, 404)
+            self.assertEqual(srv.get("/api/cpu/10").status, 404)
+            self.assertEqual(srv.get("/api/payload/10").status, 404)
+            self.assertEqual(srv.request("POST", "/api/echo", body=b"x").status, 404)
+
+
+class HealthToggleTest(unittest.TestCase):
+    def test_fail_and_recover_without_draining(self):
+        with Server({"ENABLE_LOADTEST_ROUTES": "1", "API_KEY": KEY}) as srv:
+            env = {"PORT": str(srv.port), "HOST": "127.0.0.1"}
+            self.assertEqual(srv.request("POST", "/health/disable").status, 401)
+            self.assertEqual(srv.request("POST", "/health/disable",
+                                         {"Authorization": "Bearer nope"}).status, 401)
+            self.assertEqual(srv.get("/health").status, 200)
+
+            r = srv.request("POST", "/health/disable", AUTH)
+            self.assertEqual((r.status, r.json()), (200, {"healthy": False}))
+            r = srv.get("/health")
+            self.assertEqual(r.status, 503)
+            self.assertEqual(r.json()["status"], "unhealthy")
+            self.assertIn("/health/disable", r.json()["reason"])
+            r = srv.get("/health/detailed")
+            self.assertEqual(r.status, 503)
+            self.assertEqual(r.json()["status"], "unhealthy")
+            self.assertEqual(r.json()["checks"]["toggle"]["status"], "fail")
+            self.assertEqual(run(["healthcheck"], env)[0], 1)
+            # Not a drain: the API answers, and keeps its connections.
+            r = srv.get("/api/items")
+            self.assertEqual(r.status, 200)
+            self.assertNotEqual(r.header("Connection"), "close")
+            self.assertEqual(sample(scrape(srv), "node_api_health_failing_on_purpose"), 1)
+            srv.wait_log(lambda l: l.get("message", "").startswith("health failing on purpose"))
+            # Idempotent.
+            self.assertEqual(srv.request("POST", "/health/disable", AUTH).status, 200)
+
+            r = srv.request("POST", "/health/enable", {"X-API-Key": KEY})
+            self.assertEqual((r.status, r.json()), (200, {"healthy": True}))
+            self.assertEqual(srv.get("/health").json()["status"], "healthy")
+            self.assertEqual(srv.get("/health/detailed").status, 200)
+            self.assertEqual(run(["healthcheck"], env)[0], 0)
+            self.assertEqual(sample(scrape(srv), "node_api_health_failing_on_purpose"), 0)
+            self.assertEqual(srv.get("/health/disable").status, 405)
+
+    def test_no_api_key_no_toggle(self):
+        with Server({"ENABLE_LOADTEST_ROUTES": "1"}) as srv:
+            self.assertEqual(srv.request("POST", "/health/disable").status, 403)
+            self.assertEqual(srv.get("/health").status, 200)
+
+
+class CpuTest(unittest.TestCase):
+    def test_burns_that_much_cpu_time(self):
+        with Server({"ENABLE_LOADTEST_ROUTES": "1", "THREADS": "1"}) as srv:
+            srv.get("/api/cpu/1")
+            before = cpu_seconds(srv.proc.pid)
+            r = srv.get("/api/cpu/400")
+            used = cpu_seconds(srv.proc.pid) - before
+            self.assertEqual(r.status, 200)
+            body = r.json()
+            self.assertEqual(body["cpu_ms"], 400)
+            self.assertGreaterEqual(body["wall_ms"], 400)
+            # The burn, and the little the request itself costs (a sanitized build: more).
+            self.assertGreaterEqual(used, 0.39)
+            self.assertLessEqual(used, 0.4 + (0.6 if SANITIZED else 0.2))
+
+    def test_other_requests_are_answered_meanwhile(self):
+        with Server({"ENABLE_LOADTEST_ROUTES": "1", "THREADS": "1"}) as srv:
+            done = []
+            t = threading.Thread(target=lambda: done.append(srv.get("/api/cpu/1500").status))
+            t.start()
+            time.sleep(0.1)
+            answered = [srv.get("/health").status for _ in range(5)]
+            burning = t.is_alive()
+            t.join(60)
+            self.assertEqual(answered, [200] * 5)
+            self.assertTrue(burning)  # the five were answered while the burn went on
+            self.assertEqual(done, [200])
+
+    def test_bounds(self):
+        with Server({"ENABLE_LOADTEST_ROUTES": "1"}) as srv:
+            for bad in ("10001", "abc", "-1", "1.5"):
+                r = srv.get(f"/api/cpu/{bad}")
+                self.assertEqual(r.status, 400, bad)
+                self.assertIn("10000", r.json()["error"]["message"])
+            self.assertEqual(srv.get("/api/cpu/0").json(), {"cpu_ms": 0, "wall_ms": 0})
+            self.assertEqual(srv.request("POST", "/api/cpu/5").status, 405)
+
+    def test_a_drain_lets_a_burn_finish(self):
+        with Server({"ENABLE_LOADTEST_ROUTES": "1"}) as srv:
+            done = []
+            t = threading.Thread(target=lambda: done.append(srv.get("/api/cpu/1500")))
+            t.start()
+            time.sleep(0.3)
+            srv.signal(signal.SIGTERM)
+            t.join(30)
+            self.assertEqual(done[0].status, 200)
+            self.assertEqual(done[0].json()["cpu_ms"], 1500)
+            self.assertEqual(srv.wait(30), 0)
+
+
+class PayloadTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server({"ENABLE_LOADTEST_ROUTES": "1"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def test_that_many_bytes(self):
+        for n in (0, 1, 64, 4096, 100000, 16 * 1024 * 1024):
+            r = self.srv.get(f"/api/payload/{n}")
+            self.assertEqual(r.status, 200)
+            self.assertEqual(r.header("Content-Type"), "application/octet-stream")
+            self.assertEqual(int(r.header("Content-Length")), n)
+            self.assertEqual(r.body, payload(n), n)
+        r = self.srv.request("HEAD", "/api/payload/5000")
+        self.assertEqual((r.status, r.header("Content-Length"), r.body), (200, "5000", b""))
+
+    def test_bounds(self):
+        for bad in ("16777217", "abc", "-1", "99999999999"):
+            r = self.srv.get(f"/api/payload/{bad}")
+            self.assertEqual(r.status, 400, bad)
+            self.assertIn("16777216", r.json()["error"]["message"])
+
+    @unittest.skipIf(SANITIZED, "a sanitized build's memory is outside the plan")
+    def test_unread_payloads_hold_no_memory(self):
+        # Eighty 16 MiB answers nobody reads, near the connection limit a 64 MiB plan allows
+        # (83): generated as sent, each holds only its connection's share of the plan.
+        with Server({"ENABLE_LOADTEST_ROUTES": "1", "MEMORY_LIMIT_MB": "64"}) as srv:
+            srv.get("/api/payload/1")
+            before = rss_bytes(srv.proc.pid)
+            socks = []
+            try:
+                for _ in range(80):
+                    s = srv.connect()
+                    s.sendall(b"GET /api/payload/16777216 HTTP/1.1\r\nHost: x\r\n\r\n")
+                    socks.append(s)
+                for s in socks:
+                    self.assertTrue(s.recv(4096).startswith(b"HTTP/1.1 200 "))
+                time.sleep(0.5)
+                grown = rss_bytes(srv.proc.pid) - before
+                self.assertLess(grown, 16 * 1024 * 1024, grown)
+                self.assertEqual(srv.get("/health").status, 200)
+            finally:
+                for s in socks:
+                    s.close()
+
+
+class EchoTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server({"ENABLE_LOADTEST_ROUTES": "1", "MAX_BODY_BYTES": "100000"})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def test_the_body_as_sent(self):
+        body = bytes(range(256)) * 40
+        r = self.srv.request("POST", "/api/echo", {"Content-Type": "application/x-test"}, body)
+        self.assertEqual((r.status, r.body), (200, body))
+        self.assertEqual(r.header("Content-Type"), "application/x-test")
+        r = self.srv.request("POST", "/api/echo", {}, b"plain")
+        self.assertEqual((r.status, r.body), (200, b"plain"))
+        self.assertEqual(r.header("Content-Type"), "application/octet-stream")
+        r = self.srv.request("POST", "/api/echo", {"Content-Length": "0"})
+        self.assertEqual((r.status, r.body), (200, b""))
+        r = self.srv.request("POST", "/api/echo", {}, b"x" * 100001)
+        self.assertEqual(r.status, 413)
+        self.assertEqual(self.srv.get("/api/echo").status, 405)
+
+    def test_the_headers_asked_for(self):
+        r = self.srv.request("POST", "/api/echo", {
+            "X-Echo-Headers": "User-Agent, x-forwarded-for,X-Missing",
+            "User-Agent": "probe/1.0", "X-Forwarded-For": "203.0.113.7, 10.0.0.1"}, b"b")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("X-Echo-User-Agent"), "probe/1.0")
+        self.assertEqual(r.header("X-Echo-X-Forwarded-For"), "203.0.113.7, 10.0.0.1")
+        self.assertIsNone(r.header("X-Echo-X-Missing"))
+
+    def test_echoed_headers_are_bounded(self):
+        many = ",".join(f"X-H{i}" for i in range(17))
+        r = self.srv.request("POST", "/api/echo", {"X-Echo-Headers": many}, b"b")
+        self.assertEqual(r.status, 400)
+        self.assertIn("16", r.json()["error"]["message"])
+        r = self.srv.request("POST", "/api/echo", {"X-Echo-Headers": "Bad Name"}, b"b")
+        self.assertEqual(r.status, 400)
+        big = {f"X-Big{i}": "v" * 1000 for i in range(3)}
+        r = self.srv.request("POST", "/api/echo",
+                             {"X-Echo-Headers": ",".join(big), **big}, b"b")
+        self.assertEqual(r.status, 400)
+        self.assertIn("2048", r.json()["error"]["message"])
+
+    def test_a_full_head_echoed_is_answered(self):
+        # A head of Node's 16 KiB, 2 KiB of it echoed back: the response headers still fit
+        # libmicrohttpd's per-connection pool (too small, and it closes without a word).
+        echoed = {f"X-E{i}": "e" * 180 for i in range(10)}
+        head = {"X-Echo-Headers": ",".join(echoed), **echoed}
+        used = len(b"POST /api/echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\n\r\n")
+        used += sum(len(k) + len(v) + 4 for k, v in head.items())
+        i = 0
+        while used < 16384 - 120:
+            head[f"X-Pad{i}"] = "p" * 200
+            used += len(f"X-Pad{i}") + 200 + 4
+            i += 1
+        r = self.srv.request("POST", "/api/echo", head, b"z")
+        self.assertEqual((r.status, r.body), (200, b"z"))
+        self.assertEqual(r.header("X-Echo-X-E9"), "e" * 180)
+
+
+if __name__ == "__main__":
+    unittest.main()
