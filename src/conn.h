@@ -12,9 +12,9 @@
  * an IDLE connection to CUT (to make room, or past its headers deadline), by compare-and-swap, as
  * the owning thread's IDLE -> READING at a request's head is too: exactly one wins, so a request
  * either runs or is answered 503 unrun, never both. The listener thread reads the state and the
- * deadlines (atomic) to enforce deadlines and make room; it touches nothing else of a connection
- * but its socket, with the list lock held, which NOTIFY_CLOSED takes before libmicrohttpd closes
- * it.
+ * deadlines (atomic) to enforce deadlines and make room, and sets `gone` (atomic) on a parked
+ * load-test wait whose client has left; it touches nothing else of a connection but its socket,
+ * with the list lock held, which NOTIFY_CLOSED takes before libmicrohttpd closes it.
  */
 #ifndef NA_CONN_H
 #define NA_CONN_H
@@ -61,6 +61,8 @@ struct na_server {
     struct conn *cands[NA_EVICT_CANDIDATES];
     unsigned ncands, next_cand;
 
+    unsigned long ticks; /* the sweep's, every 100 ms */
+
     /* The listener thread's counts, logged as they change. */
     unsigned long long cut_headers, cut_requests, cut_sends, evicted, logged_cuts;
     unsigned long long cut_unreset; /* send timeouts closed without the reset (setsockopt failed) */
@@ -83,6 +85,8 @@ enum conn_state {
                     * deadline: 408): nothing more runs on it */
 };
 
+enum conn_park { PARK_NONE, PARK_TIMER, PARK_WORKER, PARK_STORE };
+
 /* Per-connection context: allocated at accept, reused by each request. */
 struct conn {
     struct conn *prev, *next; /* the server's list, under its lock */
@@ -99,6 +103,14 @@ struct conn {
     atomic_uint_fast64_t deadline_ns;   /* closed by the sweep once past it; 0: none */
     atomic_uint served;                 /* requests answered */
     atomic_bool cut;                    /* closed by the sweep or to make room */
+    /*
+     * What a PARKED request waits on (set before the state), and whether
+     * its client has gone: the sweep looks, once a second, at those parked
+     * on the timer or a worker (load tests), whose wait is theirs alone to
+     * end early; a store call is left to finish.
+     */
+    atomic_int parked_on; /* enum conn_park */
+    atomic_bool gone;
 
     /* The current request; reset when it begins. */
     bool log_this;
@@ -139,6 +151,7 @@ enum MHD_Result na_conn_on_request(void *cls, struct MHD_Connection *mc, const c
 void na_conn_on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
                           enum MHD_RequestTerminationCode toe);
 void na_conn_on_timer(void *cls, bool cancelled);
+bool na_conn_timer_early(void *cls);
 void na_conn_on_work(void *cls, bool cancelled);
 
 #endif

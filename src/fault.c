@@ -33,7 +33,7 @@ int na_fault_parse_percent(const char *v, uint32_t *ppm)
     long long whole = digits(v, whole_len, 3), frac = 0;
     size_t frac_len = dot ? strlen(dot + 1) : 0;
 
-    if (whole < 0 || frac_len > 4)
+    if (whole < 0 || frac_len > 4 || (dot && !frac_len))
         return -1;
     if (frac_len) {
         frac = digits(dot + 1, frac_len, 4);

@@ -135,6 +135,7 @@ void na_request_init(struct na_request *req, struct na_app *app, const char *met
     req->method_name = method;
     req->path = path;
     req->lookup = hooks->lookup;
+    req->lookup_all = hooks->lookup_all;
     req->resume = hooks->resume;
     req->server_cls = hooks->server_cls;
     req->reply = reply;

@@ -42,22 +42,28 @@ static long long param_number(const struct na_match *m, size_t max_digits)
 }
 
 /*
- * The route's number parameter, from 0 to `max`: true with *out set, or
- * false with the reply a 400 naming `what` and its bound.
+ * Reads the route's number parameter into req->amount when it is from
+ * `min` to `max`; otherwise answers 400 naming `what`, its `unit` (NULL: a
+ * code) and its bounds, and returns true (refused). A check of the head:
+ * it comes before any fault.
  */
-static bool param_within(struct na_request *req, const char *what, const char *unit, unsigned max,
-                         long long *out)
+static bool param_refused(struct na_request *req, unsigned min, unsigned max, const char *what,
+                          const char *unit)
 {
     long long v = param_number(&req->match, 9);
     char msg[96];
 
-    if (v < 0 || v > (long long)max) {
-        snprintf(msg, sizeof(msg), "%s must be a whole number of %s from 0 to %u", what, unit, max);
+    if (v < (long long)min || v > (long long)max) {
+        if (unit)
+            snprintf(msg, sizeof(msg), "%s must be a whole number of %s from %u to %u", what, unit,
+                     min, max);
+        else
+            snprintf(msg, sizeof(msg), "%s must be a code from %u to %u", what, min, max);
         na_reply_error(req->reply, 400, msg);
-        return false;
+        return true;
     }
-    *out = v;
-    return true;
+    req->amount = (uint64_t)v;
+    return false;
 }
 
 /* ---- faults ------------------------------------------------------------- */
@@ -86,26 +92,56 @@ bool na_loadtest_faultable(enum na_route route)
     return false;
 }
 
+/*
+ * Every field line of a request header: into `values` (up to `max`), and
+ * how many there are. Where the server gives one line only, that one.
+ */
+static size_t header_lines(const struct na_request *req, const char *name, const char **values,
+                           size_t max)
+{
+    const char *v;
+
+    if (req->lookup_all)
+        return req->lookup_all(req, name, values, max);
+    v = req->lookup(req, NA_LOOKUP_HEADER, name);
+    if (v && max)
+        values[0] = v;
+    return v != NULL;
+}
+
+/* The one value of a header that may come once; true (400 in the reply) when it came twice. */
+static bool single_header(struct na_request *req, const char *name, const char **out)
+{
+    const char *v[2] = {NULL, NULL};
+    char msg[96];
+
+    if (header_lines(req, name, v, 2) > 1) {
+        snprintf(msg, sizeof(msg), "%s given more than once: which one would it be?", name);
+        na_reply_error(req->reply, 400, msg);
+        return true;
+    }
+    *out = v[0];
+    return false;
+}
+
 bool na_loadtest_decide_fault(struct na_request *req)
 {
     struct na_app *app = req->app;
+    const char *status, *delay;
     char msg[128];
     unsigned refused;
 
     if (!app->cfg->loadtest_routes || !na_loadtest_faultable(req->match.route))
         return false;
-    refused =
-        na_fault_decide(&app->cfg->faults, req->lookup(req, NA_LOOKUP_HEADER, "X-Fault-Status"),
-                        req->lookup(req, NA_LOOKUP_HEADER, "X-Fault-Delay-Ms"), na_fault_random(),
-                        &req->fault, msg, sizeof(msg));
+    if (single_header(req, "X-Fault-Status", &status) ||
+        single_header(req, "X-Fault-Delay-Ms", &delay))
+        return true;
+    refused = na_fault_decide(&app->cfg->faults, status, delay, na_fault_random(), &req->fault, msg,
+                              sizeof(msg));
     if (refused) {
         na_reply_error(req->reply, refused, msg);
         return true;
     }
-    if (req->fault.status)
-        na_metrics_count(app->metrics, NA_EV_FAULT_STATUS);
-    if (req->fault.delay_ms)
-        na_metrics_count(app->metrics, NA_EV_FAULT_DELAY);
     return false;
 }
 
@@ -118,9 +154,16 @@ void na_loadtest_fault_reply(struct na_request *req)
                    req->fault.by_header ? "fault injected: X-Fault-Status, the request was not run"
                                         : "fault injected: FAULT_ERROR_PERCENT, the request was "
                                           "not run");
+    req->fault_answered = true;
+    na_metrics_count(req->app->metrics, NA_EV_FAULT_STATUS);
     /* As any 503 or 429 of the service: certainly not done, retry. */
     if (status == 503 || status == 429)
         out->retry_after_s = 1;
+    /* The headers those statuses must carry (RFC 9110 15.5.2 and 15.5.6). */
+    if (status == 401)
+        out->challenge = true;
+    if (status == 405)
+        na_router_allow(req->match.methods, out->allow, sizeof(out->allow));
 }
 
 /* ---- /api/delay/{ms} and /api/status/{code} ----------------------------- */
@@ -128,29 +171,22 @@ void na_loadtest_fault_reply(struct na_request *req)
 static void delay(struct na_request *req)
 {
     struct na_reply *out = req->reply;
-    long long ms;
     struct na_buf b;
 
-    if (!param_within(req, "delay", "ms", NA_DELAY_MAX_MS, &ms))
-        return;
     reply_buf(out, &b, 200);
-    na_buf_printf(&b, "{\"delayed_ms\":%lld}", ms);
+    na_buf_printf(&b, "{\"delayed_ms\":%llu}", (unsigned long long)req->amount);
     out->len = b.len;
-    out->delay_ms = (unsigned)ms;
-    out->defer = ms ? NA_DEFER_TIMER : NA_DEFER_NONE;
+    out->delay_ms = (unsigned)req->amount;
+    out->defer = req->amount ? NA_DEFER_TIMER : NA_DEFER_NONE;
 }
 
 static void status_route(struct na_request *req)
 {
     struct na_reply *out = req->reply;
-    long long code = param_number(&req->match, 9);
+    long long code = (long long)req->amount;
     const char *reason;
     struct na_buf b;
 
-    if (code < 200 || code > 599) {
-        na_reply_error(out, 400, "status must be a code from 200 to 599");
-        return;
-    }
     reason = MHD_get_reason_phrase_for((unsigned)code);
     if (code >= 400) {
         /* libmicrohttpd names codes it does not know "Unknown". */
@@ -177,10 +213,10 @@ static uint64_t thread_cpu_ns(void)
 
 /*
  * The work: burns req->amount ms of this thread's CPU time (not wall time:
- * under a CPU quota it takes longer), polling `stop` between slices of
- * about 50 us.
+ * under a CPU quota it takes longer), polling `stop` and `gone` between
+ * slices of about 50 us.
  */
-static void burn(struct na_request *req, const atomic_bool *stop)
+static void burn(struct na_request *req, const atomic_bool *stop, const atomic_bool *gone)
 {
     struct na_reply *out = req->reply;
     uint64_t want = req->amount * 1000000u, cpu0 = thread_cpu_ns(), wall0 = na_clock_ns();
@@ -190,6 +226,10 @@ static void burn(struct na_request *req, const atomic_bool *stop)
     while (thread_cpu_ns() - cpu0 < want) {
         if (atomic_load_explicit(stop, memory_order_relaxed)) {
             na_reply_error(out, 503, "server shutting down");
+            return;
+        }
+        if (atomic_load_explicit(gone, memory_order_relaxed)) {
+            na_reply_error(out, 503, "the client went away: burn stopped");
             return;
         }
         for (unsigned i = 0; i < 20000; i++)
@@ -204,18 +244,14 @@ static void burn(struct na_request *req, const atomic_bool *stop)
 static void cpu(struct na_request *req)
 {
     struct na_reply *out = req->reply;
-    long long ms;
     struct na_buf b;
 
-    if (!param_within(req, "cpu", "ms", NA_CPU_MAX_MS, &ms))
-        return;
-    if (!ms) {
+    if (!req->amount) {
         reply_buf(out, &b, 200);
         na_buf_puts(&b, "{\"cpu_ms\":0,\"wall_ms\":0}");
         out->len = b.len;
         return;
     }
-    req->amount = (uint64_t)ms;
     req->work = burn;
     out->defer = NA_DEFER_WORK;
 }
@@ -225,13 +261,10 @@ static void cpu(struct na_request *req)
 static void payload(struct na_request *req)
 {
     struct na_reply *out = req->reply;
-    long long n;
 
-    if (!param_within(req, "payload", "bytes", NA_PAYLOAD_MAX_BYTES, &n))
-        return;
     out->status = 200;
     out->body = NULL;
-    out->len = (size_t)n;
+    out->len = (size_t)req->amount;
     out->pattern = true;
     out->content_type = "application/octet-stream";
 }
@@ -245,60 +278,76 @@ static bool is_tchar(char c)
 }
 
 /*
- * Reads X-Echo-Headers (a list of header names) into the reply's echo
- * list, each with the request's value; names the request lacks are left
- * out. True when the list is refused (400).
+ * Reads X-Echo-Headers (lists of header names, on one line or several) into
+ * the reply's echo list: every field line of each named header, with its
+ * value; names the request lacks are left out. What comes back, the echoed
+ * Content-Type included, is bounded so that the answer's headers fit
+ * libmicrohttpd's per-connection pool beside a head of NA_HEAD_MAX. True
+ * when refused (400).
  */
 static bool echo_headers_refused(struct na_request *req)
 {
     struct na_reply *out = req->reply;
-    const char *list = req->lookup(req, NA_LOOKUP_HEADER, "X-Echo-Headers");
-    size_t bytes = 0;
+    const char *lists[NA_ECHO_HEADERS_MAX + 1],
+        *type = req->lookup(req, NA_LOOKUP_HEADER, "Content-Type");
+    size_t nlists = header_lines(req, "X-Echo-Headers", lists, NA_ECHO_HEADERS_MAX + 1);
+    size_t bytes = type ? strlen(type) : 0;
     unsigned named = 0;
     char msg[128];
 
     out->echo_count = 0;
-    for (const char *p = list; p && *p;) {
-        const char *start, *value;
-        size_t n = 0, after;
-        char name[65];
+    if (nlists > NA_ECHO_HEADERS_MAX)
+        goto too_many;
+    for (size_t l = 0; l < nlists; l++) {
+        for (const char *p = lists[l]; *p;) {
+            const char *start, *values[NA_ECHO_HEADERS_MAX + 1];
+            size_t n = 0, after, nvalues;
+            char name[65];
 
-        p += strspn(p, " \t,");
-        if (!*p)
-            break;
-        while (is_tchar(p[n]))
-            n++;
-        after = n + strspn(p + n, " \t");
-        if (!n || n >= sizeof(name) || (p[after] && p[after] != ',')) {
-            na_reply_error(out, 400,
-                           "X-Echo-Headers must be a comma-separated list of header names (64 "
-                           "characters at most each)");
-            return true;
+            p += strspn(p, " \t,");
+            if (!*p)
+                break;
+            while (is_tchar(p[n]))
+                n++;
+            after = n + strspn(p + n, " \t");
+            if (!n || n >= sizeof(name) || (p[after] && p[after] != ',')) {
+                na_reply_error(out, 400,
+                               "X-Echo-Headers must be a comma-separated list of header names "
+                               "(64 characters at most each)");
+                return true;
+            }
+            if (++named > NA_ECHO_HEADERS_MAX)
+                goto too_many;
+            memcpy(name, p, n);
+            name[n] = '\0';
+            start = p;
+            p += after;
+            nvalues = header_lines(req, name, values, NA_ECHO_HEADERS_MAX + 1);
+            if (out->echo_count + nvalues > NA_ECHO_HEADERS_MAX)
+                goto too_many;
+            for (size_t v = 0; v < nvalues; v++) {
+                bytes += n + strlen(values[v]);
+                out->echo[out->echo_count++] =
+                    (struct na_echo_header){.name = start, .name_len = n, .value = values[v]};
+            }
         }
-        memcpy(name, p, n);
-        name[n] = '\0';
-        start = p;
-        p += after;
-        if (++named > NA_ECHO_HEADERS_MAX) {
-            snprintf(msg, sizeof(msg), "X-Echo-Headers may name %u headers at most",
-                     NA_ECHO_HEADERS_MAX);
-            na_reply_error(out, 400, msg);
-            return true;
-        }
-        value = req->lookup(req, NA_LOOKUP_HEADER, name);
-        if (!value)
-            continue;
-        bytes += n + strlen(value);
-        if (bytes > NA_ECHO_BYTES_MAX) {
-            snprintf(msg, sizeof(msg), "the headers X-Echo-Headers names come to over %u bytes",
-                     NA_ECHO_BYTES_MAX);
-            na_reply_error(out, 400, msg);
-            return true;
-        }
-        out->echo[out->echo_count++] =
-            (struct na_echo_header){.name = start, .name_len = n, .value = value};
+    }
+    if (bytes > NA_ECHO_BYTES_MAX) {
+        out->echo_count = 0;
+        snprintf(msg, sizeof(msg),
+                 "the echoed Content-Type and the headers X-Echo-Headers names come to over %u "
+                 "bytes",
+                 NA_ECHO_BYTES_MAX);
+        na_reply_error(out, 400, msg);
+        return true;
     }
     return false;
+too_many:
+    out->echo_count = 0;
+    snprintf(msg, sizeof(msg), "X-Echo-Headers may name %u headers (and lines of them) at most",
+             NA_ECHO_HEADERS_MAX);
+    na_reply_error(out, 400, msg);
+    return true;
 }
 
 static void echo(struct na_request *req)
@@ -337,6 +386,14 @@ static void health_toggle(struct na_request *req, bool fail)
 bool na_loadtest_precheck(struct na_request *req)
 {
     switch (req->match.route) {
+    case NA_ROUTE_DELAY:
+        return param_refused(req, 0, NA_DELAY_MAX_MS, "delay", "ms");
+    case NA_ROUTE_STATUS:
+        return param_refused(req, 200, 599, "status", NULL);
+    case NA_ROUTE_CPU:
+        return param_refused(req, 0, NA_CPU_MAX_MS, "cpu", "ms");
+    case NA_ROUTE_PAYLOAD:
+        return param_refused(req, 0, NA_PAYLOAD_MAX_BYTES, "payload", "bytes");
     case NA_ROUTE_HEALTH_DISABLE:
     case NA_ROUTE_HEALTH_ENABLE:
         return na_handle_auth_refused(req);

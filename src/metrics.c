@@ -307,8 +307,8 @@ static void write_events(struct na_metrics_writer *w, struct shard *head)
     uint64_t counts[BUCKETS + 1], sum_ns;
 
     na_metrics_family(w, "node_api_requests_shed_total", NA_METRIC_COUNTER,
-                      "Requests refused with 503 to stay within memory, by reason (also in "
-                      "http_requests_total).");
+                      "Requests refused with 503 to stay within memory (or, for load tests, "
+                      "the CPU route's queue), by reason (also in http_requests_total).");
     for (size_t i = 0; i < sizeof(shed) / sizeof(shed[0]); i++) {
         char labels[48];
 

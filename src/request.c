@@ -387,6 +387,36 @@ static const char *lookup(const struct na_request *req, enum na_lookup kind, con
         c->mhd, kind == NA_LOOKUP_QUERY ? MHD_GET_ARGUMENT_KIND : MHD_HEADER_KIND, name);
 }
 
+struct all_values {
+    const char *name;
+    const char **values;
+    size_t max, n;
+};
+
+static enum MHD_Result collect_values(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    struct all_values *a = cls;
+
+    (void)kind;
+    if (!strcasecmp(key, a->name)) {
+        if (a->n < a->max)
+            a->values[a->n] = value;
+        a->n++;
+    }
+    return MHD_YES;
+}
+
+static size_t lookup_all(const struct na_request *req, const char *name, const char **values,
+                         size_t max)
+{
+    const struct conn *c = req->server_cls;
+    struct all_values a = {.name = name, .values = values, .max = max};
+
+    MHD_get_connection_values(c->mhd, MHD_HEADER_KIND, collect_values, &a);
+    return a.n;
+}
+
 /* The deferred reply is ready; called once, from the timer's or a store's thread, or inline. */
 static void resume(struct na_request *req)
 {
@@ -398,13 +428,23 @@ static void resume(struct na_request *req)
         MHD_resume_connection(c->mhd);
 }
 
+bool na_conn_timer_early(void *cls)
+{
+    const struct conn *c = cls;
+
+    return atomic_load(&c->gone);
+}
+
 void na_conn_on_timer(void *cls, bool cancelled)
 {
     struct conn *c = cls;
 
     if (cancelled) {
+        /* Early, its client gone (the delay's request not run), or the server stopping. */
         na_reply_release(&c->reply);
-        na_reply_error(&c->reply, 503, "server shutting down");
+        na_reply_error(&c->reply, 503,
+                       atomic_load(&c->gone) ? "the client went away before the answer: not done"
+                                             : "server shutting down");
     } else if (c->fault_phase == FAULT_WAITING) {
         /*
          * An injected delay is over and the request has not run: back to
@@ -424,17 +464,30 @@ void na_conn_on_work(void *cls, bool cancelled)
 
     if (cancelled)
         na_reply_error(&c->reply, 503, "server shutting down");
+    else if (atomic_load(&c->gone))
+        na_reply_error(&c->reply, 503, "the client went away before the work began: not done");
     else
-        c->req.work(&c->req, na_worker_stop_flag(c->srv->worker));
+        c->req.work(&c->req, na_worker_stop_flag(c->srv->worker), &c->gone);
     resume(&c->req);
 }
 
-/* Parks the connection, not the thread, for `ms`; the timer resumes it. */
-static enum MHD_Result park_for_timer(struct conn *c, unsigned ms)
+/*
+ * Suspends the connection (not the thread) until `on` resumes it. Suspend
+ * first: the timer, the store or the worker may finish at once, on its
+ * thread, and from here it owns the request.
+ */
+static void park(struct conn *c, enum conn_park on)
 {
     set_deadline(c, 0);
+    atomic_store_explicit(&c->parked_on, on, memory_order_relaxed);
     na_conn_move(c, CONN_IN(CONN_READING), CONN_PARKED);
     MHD_suspend_connection(c->mhd);
+}
+
+/* Parks the connection for `ms`; the timer resumes it. */
+static enum MHD_Result park_for_timer(struct conn *c, unsigned ms)
+{
+    park(c, PARK_TIMER);
     /* The timer refuses only once shutting down: answer through the same resume path. */
     if (na_timer_add(c->srv->timer, ms, c))
         na_conn_on_timer(c, true);
@@ -515,12 +568,16 @@ static enum MHD_Result request_begin(struct conn *c, const char *url, const char
     c->answered_raw = false;
     c->used_db = false;
     c->fault_phase = FAULT_NONE;
+    atomic_store_explicit(&c->parked_on, PARK_NONE, memory_order_relaxed);
+    atomic_store_explicit(&c->gone, false, memory_order_relaxed);
     c->body_bytes = 0;
     c->status = 0;
     c->bytes = 0;
-    na_request_init(req, s->app, method, url,
-                    &(struct na_request_hooks){.lookup = lookup, .resume = resume, .server_cls = c},
-                    &c->reply);
+    na_request_init(
+        req, s->app, method, url,
+        &(struct na_request_hooks){
+            .lookup = lookup, .lookup_all = lookup_all, .resume = resume, .server_cls = c},
+        &c->reply);
     na_reqid_assign(MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, "X-Request-Id"),
                     c->request_id);
 
@@ -611,6 +668,7 @@ static enum MHD_Result request_dispatch(struct conn *c)
     if (req->fault.delay_ms && c->fault_phase == FAULT_NONE) {
         /* An injected delay: parked before the request runs; the timer brings it back here. */
         c->fault_phase = FAULT_WAITING;
+        na_metrics_count(s->app->metrics, NA_EV_FAULT_DELAY);
         return park_for_timer(c, req->fault.delay_ms);
     }
     if (na_handle_takes_body(req)) {
@@ -624,9 +682,7 @@ static enum MHD_Result request_dispatch(struct conn *c)
     case NA_DEFER_TIMER:
         return park_for_timer(c, c->reply.delay_ms);
     case NA_DEFER_WORK:
-        set_deadline(c, 0);
-        na_conn_move(c, CONN_IN(CONN_READING), CONN_PARKED);
-        MHD_suspend_connection(c->mhd);
+        park(c, PARK_WORKER);
         /* Refused when the queue is full, or once shutting down: answered the same way. */
         if (!s->worker || na_worker_submit(s->worker, c)) {
             bool stopping = !s->worker || atomic_load(na_worker_stop_flag(s->worker));
@@ -648,13 +704,8 @@ static enum MHD_Result request_dispatch(struct conn *c)
             return respond(c); /* answered inline: READY */
         }
         c->used_db = true;
-        /*
-         * Suspend first: the store may finish on its thread at once. From
-         * here the store owns the request: its thread resumes it, and
-         * nothing here may read what that thread writes.
-         */
-        na_conn_move(c, CONN_IN(CONN_READING), CONN_PARKED);
-        MHD_suspend_connection(c->mhd);
+        /* From here the store's thread resumes it: nothing here may read what it writes. */
+        park(c, PARK_STORE);
         na_store_submit(s->app->store, &req->call);
         return MHD_YES;
     }
@@ -752,8 +803,9 @@ void na_conn_on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
         e.forwarded = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "X-Forwarded-For");
         e.user_agent = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, "User-Agent");
         e.peer = c->peer;
-        e.fault_status = c->req.fault.status;
-        e.fault_delay_ms = c->req.fault.delay_ms;
+        /* Faults that took place: one decided for a request refused unread (413) did not. */
+        e.fault_status = c->req.fault_answered ? c->req.fault.status : 0;
+        e.fault_delay_ms = c->fault_phase != FAULT_NONE ? c->req.fault.delay_ms : 0;
         na_access_log(&e);
     }
     na_reply_release(&c->reply);

@@ -76,6 +76,8 @@ static struct conn *conn_new(struct na_server *s, struct MHD_Connection *mc)
     atomic_init(&c->deadline_ns, now + (uint64_t)s->cfg->headers_timeout_s * 1000000000u);
     atomic_init(&c->served, 0);
     atomic_init(&c->cut, false);
+    atomic_init(&c->parked_on, PARK_NONE);
+    atomic_init(&c->gone, false);
     return c;
 }
 
@@ -152,6 +154,23 @@ static void cut(struct conn *c, unsigned status, const char *message, unsigned r
         send_raw(c, status, message, retry_after_s);
     if (c->fd >= 0)
         shutdown(c->fd, SHUT_RDWR); /* the daemon sees it end, and closes it */
+}
+
+/*
+ * True when the client has closed its side (or the connection failed):
+ * nothing to read but the end. A request pipelined behind is data, not an
+ * end. A client that only half-closes is taken as gone too, as nginx takes
+ * it: it cannot be told apart without sending.
+ */
+static bool peer_gone(const struct conn *c)
+{
+    char b;
+    ssize_t n;
+
+    if (c->fd < 0)
+        return false;
+    n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
 /* ---- the listener's side ------------------------------------------------ */
@@ -333,9 +352,22 @@ static void tick(void *cls)
 {
     struct na_server *s = cls;
     uint64_t now = na_clock_ns(), cuts;
+    bool look = ++s->ticks % 10 == 0, poke = false;
 
     pthread_mutex_lock(&s->lock);
     for (struct conn *c = s->head; c; c = c->next) {
+        if (look && conn_state(c) == CONN_PARKED && !atomic_load(&c->gone)) {
+            /*
+             * A load test's wait (a delay, a CPU burn) whose client has gone
+             * ends early: the burn stops, the delay fires as cancelled.
+             */
+            int on = atomic_load_explicit(&c->parked_on, memory_order_relaxed);
+
+            if ((on == PARK_TIMER || on == PARK_WORKER) && peer_gone(c)) {
+                atomic_store(&c->gone, true);
+                poke |= on == PARK_TIMER;
+            }
+        }
         /*
          * The state first (acquire), then its deadline: a worker sets the
          * deadline before the state it belongs to, so read the other way
@@ -380,6 +412,8 @@ static void tick(void *cls)
     gather(s, now);
     cuts = s->cut_headers + s->cut_requests + s->cut_sends + s->evicted;
     pthread_mutex_unlock(&s->lock);
+    if (poke)
+        na_timer_poke(s->timer);
     if (cuts != s->logged_cuts) {
         /* One line per tick however many: a slowloris must not flood the log. */
         na_logf(NA_LOG_WARN, "closed slow or silent connections",
@@ -510,7 +544,7 @@ struct na_server *na_server_start(struct na_app *app, char *err, size_t errlen)
     s->listener = na_listener_open(&lo, err, errlen);
     if (!s->listener)
         goto fail;
-    s->timer = na_timer_new(na_conn_on_timer);
+    s->timer = na_timer_new(na_conn_on_timer, na_conn_timer_early);
     if (!s->timer) {
         snprintf(err, errlen, "cannot start the timer thread");
         goto fail;

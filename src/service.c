@@ -106,9 +106,11 @@ static void log_started(const struct na_config *cfg, struct na_server *srv,
                         const struct na_store *store, const struct na_app *app,
                         const struct na_exporter *exp, const struct na_taskmeta *task)
 {
-    char msg[64], db[512];
+    char msg[64], db[512], fault_delay[32];
     long long metrics_port = -1;
 
+    snprintf(fault_delay, sizeof(fault_delay), "%u-%u", cfg->faults.delay_min_ms,
+             cfg->faults.delay_max_ms);
     if (cfg->metrics_at == NA_METRICS_OWN_PORT)
         metrics_port = na_exporter_port(exp);
     else if (cfg->metrics_at == NA_METRICS_MAIN_PORT)
@@ -136,7 +138,10 @@ static void log_started(const struct na_config *cfg, struct na_server *srv,
             NA_LF_INT("request_timeout_s", cfg->request_timeout_s),
             NA_LF_INT("keepalive_timeout_s", cfg->keepalive_timeout_s),
             NA_LF_INT("shutdown_timeout_s", cfg->shutdown_timeout_s), NA_LF_INT("pid", getpid()),
-            NA_LF_BOOL("emf", cfg->emf), NA_LF_STR("cluster", task ? task->cluster : NULL),
+            NA_LF_BOOL("emf", cfg->emf), NA_LF_BOOL("loadtest_routes", cfg->loadtest_routes),
+            NA_LF_DBL("fault_error_percent", cfg->faults.error_ppm / 1e4),
+            NA_LF_STR("fault_delay_ms", cfg->faults.delay_max_ms ? fault_delay : NULL),
+            NA_LF_STR("cluster", task ? task->cluster : NULL),
             NA_LF_STR("task_arn", task ? task->task_arn : NULL),
             NA_LF_STR("task_family", task ? task->family : NULL),
             NA_LF_STR("task_revision", task ? task->revision : NULL),
@@ -149,6 +154,12 @@ static void log_started(const struct na_config *cfg, struct na_server *srv,
                 NA_LF_INT("keepalive_timeout_s", cfg->keepalive_timeout_s));
     if (geteuid() == 0)
         na_log(NA_LOG_WARN, "running as root: run as an unprivileged user (the image does)");
+    if (cfg->faults.error_ppm || cfg->faults.delay_max_ms)
+        na_logf(NA_LOG_WARN,
+                "injecting faults on purpose (FAULT_ERROR_PERCENT, FAULT_DELAY_MS): a load test, "
+                "not production",
+                NA_LF_DBL("fault_error_percent", cfg->faults.error_ppm / 1e4),
+                NA_LF_STR("fault_delay_ms", cfg->faults.delay_max_ms ? fault_delay : NULL));
 }
 
 /*

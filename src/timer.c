@@ -16,6 +16,8 @@ struct entry {
 
 struct na_timer {
     na_timer_fn fn;
+    na_timer_early_fn early;
+    bool poked; /* ask `early` of every entry */
     pthread_mutex_t lock;
     pthread_cond_t wake;
     pthread_t thread;
@@ -66,6 +68,31 @@ static struct entry pop(struct na_timer *t)
     return top;
 }
 
+/*
+ * Takes the entries `early` says yes to out of the heap, into `out` (the
+ * caller frees it), and returns how many; the rest are made a heap again.
+ * With the lock held; `early` only reads atomics of the entry's owner.
+ */
+static size_t take_early(struct na_timer *t, struct entry **out)
+{
+    size_t kept = 0, n = 0;
+    struct entry *fire = malloc(t->count * sizeof(*fire) + 1);
+
+    *out = fire;
+    if (!fire)
+        return 0; /* asked again at the next poke */
+    for (size_t i = 0; i < t->count; i++) {
+        if (t->early(t->heap[i].cls))
+            fire[n++] = t->heap[i];
+        else
+            t->heap[kept++] = t->heap[i];
+    }
+    t->count = kept;
+    for (size_t i = kept / 2; i-- > 0;)
+        sift_down(t->heap, t->count, i);
+    return n;
+}
+
 static void *timer_main(void *arg)
 {
     struct na_timer *t = arg;
@@ -74,6 +101,20 @@ static void *timer_main(void *arg)
     while (!t->stop) {
         uint64_t now = na_clock_ns();
 
+        if (t->poked) {
+            struct entry *fire;
+            size_t n;
+
+            t->poked = false;
+            n = take_early(t, &fire);
+            /* Fire outside the lock, as below. */
+            pthread_mutex_unlock(&t->lock);
+            for (size_t i = 0; i < n; i++)
+                t->fn(fire[i].cls, true);
+            free(fire);
+            pthread_mutex_lock(&t->lock);
+            continue;
+        }
         if (!t->count) {
             pthread_cond_wait(&t->wake, &t->lock);
             continue;
@@ -95,7 +136,7 @@ static void *timer_main(void *arg)
     return NULL;
 }
 
-struct na_timer *na_timer_new(na_timer_fn fn)
+struct na_timer *na_timer_new(na_timer_fn fn, na_timer_early_fn early)
 {
     struct na_timer *t = calloc(1, sizeof(*t));
     pthread_condattr_t attr;
@@ -103,6 +144,7 @@ struct na_timer *na_timer_new(na_timer_fn fn)
     if (!t)
         return NULL;
     t->fn = fn;
+    t->early = early;
     if (pthread_condattr_init(&attr))
         goto fail;
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -148,6 +190,16 @@ int na_timer_add(struct na_timer *t, unsigned delay_ms, void *cls)
 out:
     pthread_mutex_unlock(&t->lock);
     return rc;
+}
+
+void na_timer_poke(struct na_timer *t)
+{
+    pthread_mutex_lock(&t->lock);
+    if (t->early) {
+        t->poked = true;
+        pthread_cond_signal(&t->wake);
+    }
+    pthread_mutex_unlock(&t->lock);
 }
 
 size_t na_timer_pending(struct na_timer *t)

@@ -47,21 +47,30 @@ struct na_request {
     int64_t id;            /* /api/items/{id}, parsed by the precheck */
     size_t limit, offset;  /* GET /api/items, parsed by the precheck */
     /*
-     * A load-testing route's number (/api/cpu/{ms}), for its work; and the
+     * A load-testing route's number parameter, read by the precheck; and the
      * faults decided for this request by the precheck (ENABLE_LOADTEST_ROUTES):
      * the server waits fault.delay_ms before na_handle(), which answers
      * fault.status instead of running the request.
      */
     uint64_t amount;
     struct na_fault fault;
+    bool fault_answered; /* fault.status was answered in the request's place */
     /*
      * NA_DEFER_WORK: what runs on a worker thread, then fills the reply. It
-     * polls *stop and answers 503 once it is set (the server stopping).
+     * polls *stop (the server stopping) and *gone (its client has left) and
+     * answers 503 once either is set.
      */
-    void (*work)(struct na_request *req, const atomic_bool *stop);
+    void (*work)(struct na_request *req, const atomic_bool *stop, const atomic_bool *gone);
 
     /* The server's: header and query lookups, valid for the request. */
     const char *(*lookup)(const struct na_request *req, enum na_lookup kind, const char *name);
+    /*
+     * Every field line of header `name`, in order: up to `max` into
+     * `values`; returns how many there are (more than `max`, maybe). NULL
+     * when the server has no such lookup: then `lookup` is all there is.
+     */
+    size_t (*lookup_all)(const struct na_request *req, const char *name, const char **values,
+                         size_t max);
     void (*resume)(struct na_request *req);
     void *server_cls;
 
@@ -73,6 +82,8 @@ struct na_request {
 /* The server's side of a request: its lookups and its way to resume a deferred reply. */
 struct na_request_hooks {
     const char *(*lookup)(const struct na_request *req, enum na_lookup kind, const char *name);
+    size_t (*lookup_all)(const struct na_request *req, const char *name, const char **values,
+                         size_t max);
     void (*resume)(struct na_request *req);
     void *server_cls;
 };

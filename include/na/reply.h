@@ -29,7 +29,10 @@ enum na_defer {
     NA_DEFER_WORK,  /* answer once req->work has run on a worker thread: queue it */
 };
 
-/* Request headers echoed back (POST /api/echo), and their bytes (names and values), at most. */
+/*
+ * POST /api/echo: header names asked for and field lines echoed back, at
+ * most; and their bytes (names and values, with the echoed Content-Type).
+ */
 #define NA_ECHO_HEADERS_MAX 16u
 #define NA_ECHO_BYTES_MAX   2048u
 

@@ -1,9 +1,12 @@
 /*
  * timer: fires callbacks at deadlines from one thread of its own.
  *
- * The server uses it to answer /api/delay/{ms} without holding a worker
- * thread: the connection is suspended and the timer resumes it when its
- * time comes. Entries sit in a binary heap ordered by deadline.
+ * The server uses it to answer /api/delay/{ms}, and to wait out injected
+ * delays, without holding a worker thread: the connection is suspended and
+ * the timer resumes it when its time comes. Entries sit in a binary heap
+ * ordered by deadline. An entry may be fired early, as cancelled: after
+ * na_timer_poke(), the timer asks each entry's `early` predicate (the
+ * server's: has its client gone?).
  */
 #ifndef NA_TIMER_H
 #define NA_TIMER_H
@@ -21,8 +24,20 @@ struct na_timer;
  */
 typedef void (*na_timer_fn)(void *cls, bool cancelled);
 
-/* Starts the timer thread. NULL if out of memory or threads. Caller frees. */
-struct na_timer *na_timer_new(na_timer_fn fn);
+/* True when the entry should fire now, as cancelled. On the timer's thread; no lock held. */
+typedef bool (*na_timer_early_fn)(void *cls);
+
+/*
+ * Starts the timer thread; `early` may be NULL. NULL if out of memory or
+ * threads. Caller frees.
+ */
+struct na_timer *na_timer_new(na_timer_fn fn, na_timer_early_fn early);
+
+/*
+ * Has the timer's thread ask `early` of every waiting entry, soon, and fire
+ * those it says yes to as cancelled. Any thread.
+ */
+void na_timer_poke(struct na_timer *t);
 
 /*
  * Arms `cls` to fire `delay_ms` from now. Returns 0, or -1 when out of

@@ -140,7 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             } else if (reply.defer == NA_DEFER_WORK) {
                 static atomic_bool stop = true;
 
-                req.work(&req, &stop);
+                req.work(&req, &stop, &stop);
             }
         }
         if (reply.status < 100 || reply.status > 599 ||

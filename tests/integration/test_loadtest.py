@@ -11,7 +11,7 @@ import time
 import unittest
 import urllib.request
 
-from harness import SANITIZED, Server, run
+from harness import SANITIZED, Server, read_response, run
 
 KEY = "k3y"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -133,6 +133,36 @@ class FaultHeadersTest(unittest.TestCase):
             self.assertEqual(r.status, 400, (name, value))
             self.assertIn(name, r.json()["error"]["message"])
 
+    def test_a_fault_header_given_twice_is_refused(self):
+        for name, values in (("X-Fault-Status", ("503", "400")), ("X-Fault-Delay-Ms", ("1", "2"))):
+            sock = self.srv.connect()
+            try:
+                sock.sendall(b"GET /api/items HTTP/1.1\r\nHost: x\r\n" +
+                             b"".join(f"{name}: {v}\r\n".encode() for v in values) + b"\r\n")
+                r = read_response(sock)
+            finally:
+                sock.close()
+            self.assertEqual(r.status, 400, name)
+            self.assertIn(name, json.loads(r.body)["error"]["message"])
+
+    def test_the_request_own_checks_come_first(self):
+        # What is refused for its head gets that answer, the fault none: no key, a bad id,
+        # a parameter out of its range.
+        fault = {"X-Fault-Status": "502"}
+        self.assertEqual(self.srv.request("POST", "/api/items", fault, b"{}").status, 401)
+        self.assertEqual(self.srv.get("/api/items/abc", fault).status, 400)
+        for path in ("/api/cpu/99999", "/api/delay/99999", "/api/payload/99999999",
+                     "/api/status/99"):
+            r = self.srv.get(path, fault)
+            self.assertEqual(r.status, 400, path)
+            self.assertNotIn("fault_status", access_line(self.srv, r.header("X-Request-Id")))
+
+    def test_an_injected_status_carries_its_headers(self):
+        r = self.srv.get("/api/items", {"X-Fault-Status": "405"})
+        self.assertEqual((r.status, r.header("Allow")), (405, "GET, HEAD, POST, OPTIONS"))
+        r = self.srv.get("/api/items", {"X-Fault-Status": "401"})
+        self.assertEqual((r.status, r.header("WWW-Authenticate")), (401, "Bearer"))
+
     def test_never_on_the_health_checks(self):
         for path in ("/health", "/health/detailed", "/openapi.json"):
             t0 = time.monotonic()
@@ -181,6 +211,26 @@ class FaultMetricsTest(unittest.TestCase):
             self.assertEqual(sample(
                 text, 'http_requests_total{method="GET",route="/api/items",status="503"}'), 3)
 
+    def test_a_fault_not_applied_is_not_counted(self):
+        # Refused before it could run (a body over MAX_BODY_BYTES): no fault took its place.
+        with Server({"ENABLE_LOADTEST_ROUTES": "1", "MAX_BODY_BYTES": "100"}) as srv:
+            sock = srv.connect()
+            try:
+                sock.sendall(b"POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                             b"X-Fault-Status: 500\r\nX-Fault-Delay-Ms: 2000\r\n\r\n"
+                             b"c8\r\n" + b"x" * 200 + b"\r\n0\r\n\r\n")
+                r = read_response(sock)
+            finally:
+                sock.close()
+            self.assertEqual(r.status, 413)
+            line = access_line(srv, r.header("X-Request-Id"))
+            self.assertNotIn("fault_status", line)
+            self.assertNotIn("fault_delay_ms", line)
+            srv.get("/api/info")
+            text = scrape(srv)
+            self.assertEqual(sample(text, 'node_api_faults_injected_total{kind="status"}'), 0)
+            self.assertEqual(sample(text, 'node_api_faults_injected_total{kind="delay"}'), 0)
+
 
 class FaultConfigTest(unittest.TestCase):
     def test_a_share_of_requests_fails(self):
@@ -227,6 +277,29 @@ class FaultConfigTest(unittest.TestCase):
                 self.assertTrue(150 <= line["fault_delay_ms"] <= 250, line)
             r = srv.get("/health")
             self.assertNotIn("fault_delay_ms", access_line(srv, r.header("X-Request-Id")))
+
+    def test_the_start_line_says_faults_are_on(self):
+        with Server({"ENABLE_LOADTEST_ROUTES": "1", "FAULT_ERROR_PERCENT": "2.5",
+                     "FAULT_DELAY_MS": "10-20"}) as srv:
+            started = srv.wait_log(lambda l: l.get("message", "").startswith("Server started"))
+            self.assertEqual((started["loadtest_routes"], started["fault_error_percent"],
+                              started["fault_delay_ms"]), (True, 2.5, "10-20"))
+            srv.wait_log(lambda l: l.get("level") == "warn" and "faults" in l.get("message", ""))
+        with Server() as srv:
+            started = srv.wait_log(lambda l: l.get("message", "").startswith("Server started"))
+            self.assertEqual((started["loadtest_routes"], started["fault_error_percent"],
+                              started["fault_delay_ms"]), (False, 0, None))
+
+    def test_a_delay_whose_client_left_does_not_hold_the_drain(self):
+        with Server({"ENABLE_LOADTEST_ROUTES": "1", "SHUTDOWN_TIMEOUT_S": "8"}) as srv:
+            sock = srv.connect()
+            sock.sendall(b"GET /api/info HTTP/1.1\r\nHost: x\r\nX-Fault-Delay-Ms: 30000\r\n\r\n")
+            time.sleep(0.3)
+            sock.close()
+            time.sleep(0.2)
+            srv.signal(signal.SIGTERM)
+            # Nobody waits for that answer: the drain ends, and loses nothing.
+            self.assertEqual(srv.wait(30), 0)
 
     def test_faults_need_the_switch(self):
         for var, value in (("FAULT_ERROR_PERCENT", "10"), ("FAULT_DELAY_MS", "5-10")):
@@ -320,6 +393,28 @@ class CpuTest(unittest.TestCase):
             self.assertEqual(answered, [200] * 5)
             self.assertTrue(burning)  # the five were answered while the burn went on
             self.assertEqual(done, [200])
+
+    def test_burns_whose_clients_left_stop(self):
+        # Five seconds of burns queued on one worker, their clients gone at once: the burning
+        # stops (within the second the server takes to notice), as a load generator that
+        # stopped expects of a CPU scaling rehearsal.
+        with Server({"ENABLE_LOADTEST_ROUTES": "1", "THREADS": "1"}) as srv:
+            socks = []
+            for _ in range(5):
+                s = srv.connect()
+                s.sendall(b"GET /api/cpu/1000 HTTP/1.1\r\nHost: x\r\n\r\n")
+                socks.append(s)
+            time.sleep(0.2)
+            for s in socks:
+                s.close()
+            before = cpu_seconds(srv.proc.pid)
+            time.sleep(3)
+            used = cpu_seconds(srv.proc.pid) - before
+            self.assertLess(used, 2.0, used)
+            # Each was answered (to no one) and logged as cut off by its client.
+            for _ in range(5):
+                srv.wait_log(lambda l: l.get("path") == "/api/cpu/1000" and l.get("aborted"))
+            self.assertEqual(srv.get("/api/cpu/1").status, 200)
 
     def test_bounds(self):
         with Server({"ENABLE_LOADTEST_ROUTES": "1"}) as srv:
@@ -436,6 +531,37 @@ class EchoTest(unittest.TestCase):
                              {"X-Echo-Headers": ",".join(big), **big}, b"b")
         self.assertEqual(r.status, 400)
         self.assertIn("2048", r.json()["error"]["message"])
+
+    def test_every_line_of_a_header_is_echoed(self):
+        # A proxy adds its own line beside the client's: both come back, one line each.
+        sock = self.srv.connect()
+        try:
+            sock.sendall(b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+                         b"X-Echo-Headers: X-Forwarded-For\r\nX-Echo-Headers: Via\r\n"
+                         b"X-Forwarded-For: 1.2.3.4\r\nVia: 1.1 client-proxy\r\n"
+                         b"X-Forwarded-For: 10.0.0.9\r\nVia: 1.1 haproxy\r\n\r\nz")
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += sock.recv(65536)
+        finally:
+            sock.close()
+        lines = head.split(b"\r\n\r\n")[0].decode().split("\r\n")
+        self.assertTrue(lines[0].startswith("HTTP/1.1 200 "), lines[0])
+        echoed = [l for l in lines if l.lower().startswith("x-echo-")]
+        self.assertEqual(sorted(echoed), ["X-Echo-Via: 1.1 client-proxy", "X-Echo-Via: 1.1 haproxy",
+                                          "X-Echo-X-Forwarded-For: 1.2.3.4",
+                                          "X-Echo-X-Forwarded-For: 10.0.0.9"])
+
+    def test_a_long_content_type_is_refused_not_dropped(self):
+        # The echoed Content-Type counts toward the 2048 bytes: a 16 KiB head of Content-Type
+        # would leave libmicrohttpd no room for the answer's headers (a close without a word).
+        for n in (2100, 16000):
+            r = self.srv.request("POST", "/api/echo", {"Content-Type": "t/" + "x" * n}, b"ab")
+            self.assertEqual(r.status, 400, n)
+            self.assertIn("2048", r.json()["error"]["message"])
+        ct = "t/" + "x" * 2000
+        r = self.srv.request("POST", "/api/echo", {"Content-Type": ct}, b"ab")
+        self.assertEqual((r.status, r.header("Content-Type"), r.body), (200, ct, b"ab"))
 
     def test_a_full_head_echoed_is_answered(self):
         # A head of Node's 16 KiB, 2 KiB of it echoed back: the response headers still fit
