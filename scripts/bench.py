@@ -27,242 +27,19 @@ import argparse
 import contextlib
 import json
 import os
-import platform
-import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-BENCH = os.path.join(ROOT, "scripts", "bench")
-LUA = os.path.join(BENCH, "report.lua")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import database, sizes  # noqa: E402
+from benchlib.common import (BENCH, ROOT, CpuQuota, LoggingServer, Server, cpu_seconds, get,  # noqa: E402
+                             log, median, nginx_server, npm_ci, rss_kb, versions, wrk)
 ROUTES = ["/health", "/api/info", "/api/items"]
 CONNS = [50, 256]
-
-
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def get(port, path, timeout=2.0):
-    """One GET on a fresh connection: (status, body)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    return int(head.split()[1]), body
-
-
-def rss_kb(pids):
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/status") as f:
-                total += int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
-        except (OSError, AttributeError):
-            pass
-    return total
-
-
-def process_tree(pid):
-    """pid and its descendants (nginx's workers)."""
-    out = [pid]
-    try:
-        kids = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-        for k in kids.split():
-            out += process_tree(int(k))
-    except OSError:
-        pass
-    return out
-
-
-class Server:
-    def __init__(self, name, argv, env=None, cwd=None, cpus="0", ready_path="/health",
-                 prepare=None):
-        self.name, self.argv, self.env, self.cwd = name, argv, env or {}, cwd
-        self.cpus, self.ready_path, self.prepare = cpus, ready_path, prepare
-        self.port = None
-        self.proc = None
-
-    def start(self, port=None, timeout=30.0):
-        self.port = port or free_port()
-        if self.prepare:
-            self.prepare(self.port)
-        env = {**os.environ, **self.env, "PORT": str(self.port)}
-        t0 = time.monotonic()
-        self.proc = subprocess.Popen(["taskset", "-c", self.cpus, *self.argv], env=env, cwd=self.cwd,
-                                     stdout=self.stdout(), stderr=subprocess.DEVNULL)
-        while True:
-            try:
-                if get(self.port, self.ready_path, timeout=1)[0] == 200:
-                    return time.monotonic() - t0
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() - t0 > timeout:
-                raise RuntimeError(f"{self.name} did not start")
-            time.sleep(0.0005)
-
-    def stdout(self):
-        return subprocess.DEVNULL
-
-    def pids(self):
-        return process_tree(self.proc.pid)
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-class CpuQuota:
-    """A cgroup with a CPU quota (`cpus` of one CPU), v2 or v1, made and removed here. A
-    server starts inside it (its first thread already there: node-api reads THREADS from it)."""
-
-    def __init__(self, cpus):
-        self.cpus = cpus
-        name = f"node-api-bench-{os.getpid()}"
-        v1 = "/sys/fs/cgroup/cpu"
-        if os.path.exists(os.path.join(v1, "cpu.cfs_quota_us")):
-            self.path, self.v2 = os.path.join(v1, name), False
-        else:
-            self.path, self.v2 = os.path.join("/sys/fs/cgroup", name), True
-
-    def __enter__(self):
-        os.makedirs(self.path, exist_ok=True)
-        quota = int(self.cpus * 100000)
-        if self.v2:
-            with open(os.path.join(self.path, "cpu.max"), "w") as f:
-                f.write(f"{quota} 100000")
-        else:
-            with open(os.path.join(self.path, "cpu.cfs_period_us"), "w") as f:
-                f.write("100000")
-            with open(os.path.join(self.path, "cpu.cfs_quota_us"), "w") as f:
-                f.write(str(quota))
-        return self
-
-    def wrap(self, argv):
-        """argv run inside the cgroup."""
-        procs = os.path.join(self.path, "cgroup.procs")
-        return ["sh", "-c", f'echo $$ > {procs} && exec "$@"', "sh", *argv]
-
-    def __exit__(self, *exc):
-        for _ in range(50):
-            try:
-                os.rmdir(self.path)
-                return
-            except OSError:
-                time.sleep(0.1)  # its processes are still exiting
-
-
-def cpu_seconds(pids):
-    """User and system CPU time of the processes so far (/proc/PID/stat)."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError, ValueError):
-            pass
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-class LoggingServer(Server):
-    """node-api with its access log on, written to a file as a log driver would."""
-
-    def __init__(self, *a, logfile, **kw):
-        super().__init__(*a, **kw)
-        self.logfile = logfile
-
-    def stdout(self):
-        return open(self.logfile, "w")
-
-
-def wrk(port, path, conns, duration, cpus):
-    argv = ["taskset", "-c", cpus, "wrk", "-t1", f"-c{conns}", f"-d{duration}s", "--timeout", "5s",
-            "-s", LUA, f"http://127.0.0.1:{port}{path}"]
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60).stdout
-    line = [l for l in out.splitlines() if l.startswith("{")][-1]
-    r = json.loads(line)
-    r["rps"] = r["requests"] / (r["duration_us"] / 1e6)
-    r["errors"] = r["connect_errors"] + r["read_errors"] + r["write_errors"] + r["timeouts"] + r["non2xx"]
-    return r
-
-
-def npm_ci(app):
-    d = os.path.join(BENCH, app)
-    stamp = os.path.join(d, "node_modules", ".package-lock.json")
-    if os.path.exists(stamp) and os.path.getmtime(stamp) >= os.path.getmtime(os.path.join(d, "package-lock.json")):
-        return
-    log(f"bench: npm ci in scripts/bench/{app}")
-    subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=d, check=True)
-
-
-def nginx_server(tmp, workers, cpus):
-    prefix = os.path.join(tmp, "nginx")
-    os.makedirs(prefix, exist_ok=True)
-    with open(os.path.join(BENCH, "nginx.conf")) as f:
-        template = f.read().replace("@WORKERS@", str(workers)).replace("@PREFIX@", prefix)
-    conf = os.path.join(prefix, "nginx.conf")
-
-    def prepare(port):
-        with open(conf, "w") as f:
-            f.write(template.replace("@PORT@", str(port)))
-
-    return Server("nginx", ["nginx", "-p", prefix, "-c", conf], cpus=cpus, prepare=prepare)
-
-
-def versions(bin_path):
-    def run(argv):
-        try:
-            p = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-            return (p.stdout + p.stderr).strip().splitlines()[0]
-        except (OSError, IndexError):
-            return "?"
-
-    def locked(app, pkg):
-        with open(os.path.join(BENCH, app, "package-lock.json")) as f:
-            return json.load(f)["packages"][f"node_modules/{pkg}"]["version"]
-
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = re.search(r"model name\s*:\s*(.*)", f.read()).group(1)
-    except (OSError, AttributeError):
-        pass
-    return {
-        "machine": f"{cpu}, {os.cpu_count()} CPUs, Linux {platform.release()}",
-        "node-api": run([bin_path, "--version"]),
-        "node": run(["node", "--version"]),
-        "express": locked("express", "express"),
-        "fastify": locked("fastify", "fastify"),
-        "pg": locked("express-pg", "pg"),
-        "nginx": run(["nginx", "-v"]),
-        "wrk": run(["wrk", "-v"]),
-    }
-
-
-def median(xs):
-    return statistics.median(xs) if xs else float("nan")
 
 
 def measure_table(servers, args, wrk_cpus, results):
@@ -321,10 +98,18 @@ def main():
     ap.add_argument("--server-cpus", type=int, default=1)
     ap.add_argument("--no-db", action="store_true")
     ap.add_argument("--no-cost", action="store_true")
+    ap.add_argument("--sizes", default="0.25,0.5,1,2",
+                    help="CPU quotas of the Fargate sizes section (comma-separated)")
+    ap.add_argument("--size-rounds", type=int)
+    ap.add_argument("--no-sizes", action="store_true")
+    ap.add_argument("--only", choices=["sizes", "db"], help="run that section alone")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench"))
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "node-api"))
     args = ap.parse_args()
     args.rounds = args.rounds or (1 if args.quick else 5)
+    args.size_rounds = args.size_rounds or (1 if args.quick else 3)
+    args.sizes = [float(x) for x in args.sizes.split(",") if x]
+    args.all_cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
     args.duration = args.duration or (2 if args.quick else 5)
     os.makedirs(args.out, exist_ok=True)
 
@@ -354,6 +139,30 @@ def main():
     def fastify():
         return Server("fastify", ["node", "app.js"], env=node_env, cwd=os.path.join(BENCH, "fastify"),
                       cpus=server_cpus)
+
+    if args.only == "sizes":
+        r = sizes.run(args, ROUTES, CONNS, tmp, node_env, BENCH)
+        sizes.chart(r, ROUTES[2], 50, os.path.join(args.out, "fargate.svg"))
+        md = "\n".join(sizes.markdown(r, ROUTES, CONNS)) + "\n"
+        with open(os.path.join(args.out, "results-sizes.json"), "w") as f:
+            json.dump({"versions": versions(args.bin), "fargate": r}, f, indent=2)
+        with open(os.path.join(args.out, "results-sizes.md"), "w") as f:
+            f.write(md)
+        print(md)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+
+    if args.only == "db":
+        base = {"THREADS": str(n), "HOST": "127.0.0.1", "LOG_LEVEL": "warn", "METRICS_PORT": "0"}
+        d = database.run(args, base, server_cpus, wrk_cpus, node_env, BENCH)
+        md = "\n".join(database.markdown(d, fmt_ms)) + "\n"
+        with open(os.path.join(args.out, "results-db.json"), "w") as f:
+            json.dump({"versions": versions(args.bin), "database": d}, f, indent=2)
+        with open(os.path.join(args.out, "results-db.md"), "w") as f:
+            f.write(md)
+        print(md)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
 
     report = {"versions": versions(args.bin), "server_cpus": n, "rounds": args.rounds,
               "duration_s": args.duration, "routes": {}, "memory": {}, "startup_ms": {}}
@@ -400,8 +209,13 @@ def main():
     report["startup_ms"]["express"] = startup_ms(express, trials)
     report["startup_ms"]["fastify"] = startup_ms(fastify, trials)
 
+    if not args.no_sizes:
+        report["fargate"] = sizes.run(args, ROUTES, CONNS, tmp, node_env, BENCH)
+        svg = sizes.chart(report["fargate"], ROUTES[2], 50, os.path.join(args.out, "fargate.svg"))
+        if svg:
+            log(f"bench: chart in {svg}")
     if not args.no_db:
-        report["database"] = bench_db(args, base, server_cpus, wrk_cpus, node_env)
+        report["database"] = database.run(args, base, server_cpus, wrk_cpus, node_env, BENCH)
     if not args.no_cost:
         report["cost"] = bench_cost(args, base, wrk_cpus, tmp)
         micro = os.path.join(os.path.dirname(args.bin), "metrics_cost")
@@ -473,42 +287,6 @@ def bench_cost(args, base, wrk_cpus, tmp, cpus=0.25):
     return out
 
 
-def bench_db(args, base, server_cpus, wrk_cpus, node_env):
-    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-    import pg  # the test harness's throwaway PostgreSQL
-
-    db = pg.Postgres()
-    try:
-        url = db.fresh_database("bench")
-        subprocess.run([args.bin, "migrate"], env={**os.environ, "DATABASE_URL": url},
-                       check=True, capture_output=True)
-        mine = Server("node-api", [args.bin], cpus=server_cpus, ready_path="/api/items",
-                      env={**base, "ACCESS_LOG": "off", "DATABASE_URL": url, "DB_POOL_SIZE": "10"})
-        theirs = Server("express-pg", ["node", "app.js"], cwd=os.path.join(BENCH, "express-pg"),
-                        cpus=server_cpus, ready_path="/api/items",
-                        env={**node_env, "DATABASE_URL": url, "DB_POOL_SIZE": "10"})
-        runs = {"node-api": [], "express-pg": []}
-        try:
-            for s in (mine, theirs):
-                s.start()
-                wrk(s.port, "/api/items", 50, 1, wrk_cpus)
-            for rnd in range(args.rounds):
-                for s in ((mine, theirs) if rnd % 2 == 0 else (theirs, mine)):
-                    runs[s.name].append(wrk(s.port, "/api/items", 50, args.duration, wrk_cpus))
-        finally:
-            mine.stop()
-            theirs.stop()
-        out = {name: {k: median([r[k] for r in rs]) for k in ("rps", "p50_us", "p99_us", "p999_us")}
-               for name, rs in runs.items()}
-        for name, rs in runs.items():
-            out[name]["errors"] = sum(r["errors"] for r in rs)
-        out["ratio"] = median([a["rps"] / b["rps"] for a, b in zip(runs["node-api"], runs["express-pg"])])
-        out["postgres"] = db.psql("SHOW server_version", db="postgres")[0][0]
-        return out
-    finally:
-        db.destroy()
-
-
 def markdown(r):
     v = r["versions"]
     lines = [f"Machine: {v['machine']}. Each server on {r['server_cpus']} CPU (wrk on another); "
@@ -545,15 +323,7 @@ def markdown(r):
                      f"{m['rss_1000_conns_kb'] / 1024:.1f} MB | "
                      f"{'' if start is None else f'{start:.1f} ms'} |")
     if "database" in r:
-        d = r["database"]
-        lines += ["", f"PostgreSQL {d['postgres']}, GET /api/items at 50 connections, pools of 10:", "",
-                  "| server | req/s | p50 ms | p99 ms | p99.9 ms |", "|---|---:|---:|---:|---:|"]
-        for name in ("node-api", "express-pg"):
-            m = d[name]
-            err = f" ({m['errors']} errors)" if m["errors"] else ""
-            lines.append(f"| {name} | {m['rps']:,.0f}{err} | {fmt_ms(m['p50_us'])} | "
-                         f"{fmt_ms(m['p99_us'])} | {fmt_ms(m['p999_us'])} |")
-        lines += ["", f"node-api is {d['ratio']:.1f}x Express + pg on the database route."]
+        lines += [""] + database.markdown(r["database"], fmt_ms)
     if "cost" in r and "skipped" in r["cost"]:
         lines += ["", f"Cost of metrics and the access log at a CPU quota: skipped "
                       f"({r['cost']['skipped']})."]
@@ -583,6 +353,8 @@ def markdown(r):
                           f"recording at once, each in its own shard): "
                           f"{ns / (per_req * 1000) * 100:.2f}% of the {per_req:.1f} us of CPU a "
                           "request costs at that size (build/metrics_cost)."]
+    if "fargate" in r:
+        lines += ["", "### Fargate sizes", ""] + sizes.markdown(r["fargate"], ROUTES, CONNS)
     return "\n".join(lines) + "\n"
 
 

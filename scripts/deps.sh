@@ -3,7 +3,7 @@
 #
 #   scripts/deps.sh build   compiler and libraries (what `make run` needs)
 #   scripts/deps.sh test    build + what `make test` needs
-#   scripts/deps.sh bench   test + nginx and wrk for `make bench` (which also needs Node.js
+#   scripts/deps.sh bench   test + nginx, wrk and gnuplot for `make bench` (which also needs Node.js
 #                           and npm: looked for, not installed, as they often come from
 #                           elsewhere than Debian)
 #
@@ -23,7 +23,7 @@ test="$build libcmocka-dev python3 clang-format curl postgresql jq podman runc d
 case "${1:-test}" in
 build) want=$build ;;
 test) want=$test ;;
-bench) want="$test nginx-light wrk" ;;
+bench) want="$test nginx-light wrk gnuplot-nox" ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 

@@ -27,7 +27,8 @@ def json_body(schema, bson=False):
 
 
 def error(description, retry=False, extra=None):
-    headers = {"X-Request-Id": ref("headers", "X-Request-Id")}
+    headers = {"X-Request-Id": ref("headers", "X-Request-Id"),
+               "Server-Timing": ref("headers", "Server-Timing"), "Vary": ref("headers", "Vary")}
     if retry:
         headers["Retry-After"] = ref("headers", "Retry-After")
     headers.update(extra or {})
@@ -40,6 +41,8 @@ def ok(description, schema, bson=False, tagged=True, extra=None):
                "Server-Timing": ref("headers", "Server-Timing")}
     if tagged:
         headers["ETag"] = ref("headers", "ETag")
+    if bson:
+        headers["Vary"] = ref("headers", "Vary")
     headers.update(extra or {})
     r = {"description": description, "headers": headers}
     if schema is not None:
@@ -49,20 +52,24 @@ def ok(description, schema, bson=False, tagged=True, extra=None):
 
 NOT_MODIFIED = {"description": "If-None-Match matched the current ETag: no body.",
                 "headers": {"ETag": {"$ref": "#/components/headers/ETag"},
-                            "X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}}}
+                            "X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"},
+                            "Server-Timing": {"$ref": "#/components/headers/Server-Timing"},
+                            "Vary": {"$ref": "#/components/headers/Vary"}}}
 OPTIONS = {"summary": "The methods the path serves", "responses": {
     "204": {"description": "No body; Allow lists the methods.",
             "headers": {"Allow": ref("headers", "Allow"),
-                        "X-Request-Id": ref("headers", "X-Request-Id")}},
+                        "X-Request-Id": ref("headers", "X-Request-Id"),
+                        "Server-Timing": ref("headers", "Server-Timing")}},
     "default": ref("responses", "Error")}}
 
 
-def reads(get, params=()):
-    """GET with its HEAD (same answer, no body) and OPTIONS."""
+def reads(get, params=(), conditional=True):
+    """GET with its HEAD (same answer, no body) and OPTIONS; `conditional`: tagged, so that
+    If-None-Match may answer 304."""
     get = dict(get)
-    get["parameters"] = [ref("parameters", "X-Request-Id"), ref("parameters", "If-None-Match"),
-                         *params]
-    get["responses"] = {**get["responses"], "304": NOT_MODIFIED,
+    get["parameters"] = [ref("parameters", "X-Request-Id"),
+                         *([ref("parameters", "If-None-Match")] if conditional else []), *params]
+    get["responses"] = {**get["responses"], **({"304": NOT_MODIFIED} if conditional else {}),
                         "default": ref("responses", "Error")}
     head = {"summary": get["summary"] + " (headers only)", "parameters": get["parameters"],
             "responses": get["responses"]}
@@ -125,7 +132,8 @@ def document():
             "summary": "Health with the store, memory and connections",
             "responses": {"200": ok("Healthy.", ref("schemas", "HealthDetailed")),
                           "503": {"description": "A check fails, or a drain has begun.",
-                                  "headers": {"X-Request-Id": ref("headers", "X-Request-Id")},
+                                  "headers": {"X-Request-Id": ref("headers", "X-Request-Id"),
+                                              "Server-Timing": ref("headers", "Server-Timing")},
                                   "content": json_body(ref("schemas", "HealthDetailed"))}}}),
         "/api/info": reads({
             "summary": "The service, its version and where it runs",
@@ -160,13 +168,15 @@ def document():
             "put": write("Replaces an item", True, {
                 "200": ok("Replaced.", ref("schemas", "Item"), bson=True, tagged=False,
                           extra=replayed),
-                "404": error("No item with that id."),
+                "404": error("No item with that id.", extra=replayed),
                 "413": error("The body is over MAX_BODY_BYTES."),
                 "415": error("The body is not application/json.")}),
             "delete": write("Deletes an item", False, {
                 "204": {"description": "Deleted: no body.",
-                        "headers": {"X-Request-Id": ref("headers", "X-Request-Id"), **replayed}},
-                "404": error("No item with that id.")}),
+                        "headers": {"X-Request-Id": ref("headers", "X-Request-Id"),
+                                    "Server-Timing": ref("headers", "Server-Timing"),
+                                    "Vary": ref("headers", "Vary"), **replayed}},
+                "404": error("No item with that id.", extra=replayed)}),
         },
         "/api/delay/{ms}": {
             "parameters": [{"name": "ms", "in": "path", "required": True,
@@ -179,8 +189,8 @@ def document():
                             "schema": {"type": "integer", "minimum": 200, "maximum": 599}}],
             **reads({"summary": "Answers with that status." + loadtest,
                      "responses": {
-                         "2XX": ok("The code asked for; 204 and 205 with no body.",
-                                   ref("schemas", "StatusEcho"), tagged=False),
+                         "2XX": ok("The code asked for; 204 and 205 with no body (a 200 is "
+                                   "tagged).", ref("schemas", "StatusEcho")),
                          "3XX": ok("The code asked for; 304 with no body.",
                                    ref("schemas", "StatusEcho"), tagged=False)}}),
         },
@@ -192,8 +202,9 @@ def document():
                      "responses": {"200": ok("Burnt: the CPU time, and the wall time it took "
                                              "(longer under a CPU quota).",
                                              ref("schemas", "CpuBurn")),
-                                   "503": error("Too much CPU work queued, or the server is "
-                                                "stopping: not burnt.", retry=True)}}),
+                                   "503": error("Too much CPU work queued (not burnt), the "
+                                                "server stopping it, or its client gone.",
+                                                retry=True)}}),
         },
         "/api/payload/{bytes}": {
             "parameters": [{"name": "bytes", "in": "path", "required": True,
@@ -207,7 +218,8 @@ def document():
                          "headers": {"X-Request-Id": ref("headers", "X-Request-Id"),
                                      "Server-Timing": ref("headers", "Server-Timing")},
                          "content": {"application/octet-stream": {
-                             "schema": {"type": "string", "format": "binary"}}}}}}),
+                             "schema": {"type": "string", "format": "binary"}}}}}},
+                    conditional=False),
         },
         "/api/echo": {
             "post": {
@@ -240,6 +252,7 @@ def document():
             "responses": {"200": {
                 "description": "Text format 0.0.4, or OpenMetrics 1.0 when Accept asks.",
                 "headers": {"X-Request-Id": ref("headers", "X-Request-Id"),
+                            "Server-Timing": ref("headers", "Server-Timing"),
                             "ETag": ref("headers", "ETag")},
                 "content": {"text/plain; version=0.0.4; charset=utf-8": {
                                 "schema": {"type": "string"}},
@@ -261,8 +274,10 @@ def document():
         "openapi": "3.1.0",
         "info": {"title": "node-api", "version": "1.0.0",
                  "description": "The ECS/Fargate tutorial's API, in C. Every error has one "
-                                "shape, {\"error\":{\"status\",\"message\"}}; every answer "
-                                "carries X-Request-Id. A 503 with Retry-After means the work "
+                                "shape, {\"error\":{\"status\",\"message\"}}; every answer to "
+                                "a request the service read carries X-Request-Id (not the 408 "
+                                "or 503 written to a connection whose head never came or that "
+                                "was over the limit). A 503 with Retry-After means the work "
                                 "certainly did not happen.",
                  "license": {"name": "MIT", "identifier": "MIT"}},
         "servers": [{"url": "/"}],
@@ -310,8 +325,12 @@ def document():
                                         "name": {"type": "string"},
                                         "price": {"type": "number"}}},
                 "ItemInput": {"type": "object", "required": ["name", "price"],
-                              "properties": {"name": {"type": "string", "minLength": 1},
-                                             "price": {"type": "number", "minimum": 0}}},
+                              "additionalProperties": False,
+                              "properties": {
+                                  "name": {"type": "string", "minLength": 1, "maxLength": 200,
+                                           "description": "1 to 200 bytes of UTF-8, no NUL"},
+                                  "price": {"type": "number", "minimum": 0,
+                                            "maximum": 999999999999.99, "multipleOf": 0.01}}},
                 "ItemList": {"type": "object", "required": ["items", "count"],
                              "additionalProperties": False,
                              "properties": {"items": {"type": "array",
@@ -332,7 +351,10 @@ def document():
                                "properties": {"status": {"type": "integer"}}},
             },
             "responses": {"Error": error("An error: the one shape, status repeated in the body.",
-                                         retry=True)},
+                                         retry=True, extra={
+                                             "Allow": ref("headers", "Allow"),
+                                             "WWW-Authenticate": ref("headers",
+                                                                     "WWW-Authenticate")})},
             "parameters": {
                 "X-Request-Id": {"name": "X-Request-Id", "in": "header",
                                  "description": "Kept when sane (up to 128 of letters, digits "
@@ -373,6 +395,8 @@ def document():
                                                  "database answered.",
                                   "schema": {"type": "string"}},
                 "Location": {"description": "The new item's path.", "schema": {"type": "string"}},
+                "Vary": {"description": "Accept, on the item routes: JSON or BSON is negotiated.",
+                         "schema": {"type": "string", "enum": ["Accept"]}},
                 "Allow": {"description": "The methods the path serves.",
                           "schema": {"type": "string"}},
                 "WWW-Authenticate": {"description": "Bearer.", "schema": {"type": "string"}},

@@ -97,6 +97,8 @@ void na_access_log(const struct na_access_entry *e)
     if (e->fault_delay_ms) {
         na_buf_puts(&b, ",\"fault_delay_ms\":");
         na_buf_int(&b, e->fault_delay_ms);
+        if (e->fault_delay_cut)
+            na_buf_puts(&b, ",\"fault_delay_cut\":true");
     }
     na_log_end(&b);
 }

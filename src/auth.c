@@ -24,6 +24,7 @@ bool na_auth_equal(const char *a, size_t alen, const char *b, size_t blen)
 enum na_auth na_auth_check(const char *configured, const char *authorization, const char *x_api_key)
 {
     const char *key = NULL;
+    size_t n;
 
     if (!configured[0])
         return NA_AUTH_DISABLED;
@@ -34,8 +35,11 @@ enum na_auth na_auth_check(const char *configured, const char *authorization, co
     } else if (x_api_key) {
         key = x_api_key;
     }
-    if (!key || !*key)
+    /* A field value has no whitespace after it (RFC 9110 5.5); libmicrohttpd keeps it. */
+    n = key ? strlen(key) : 0;
+    while (n && (key[n - 1] == ' ' || key[n - 1] == '\t'))
+        n--;
+    if (!n)
         return NA_AUTH_MISSING;
-    return na_auth_equal(key, strlen(key), configured, strlen(configured)) ? NA_AUTH_OK
-                                                                           : NA_AUTH_WRONG;
+    return na_auth_equal(key, n, configured, strlen(configured)) ? NA_AUTH_OK : NA_AUTH_WRONG;
 }

@@ -118,9 +118,10 @@ struct conn {
     bool used_db;      /* answered by the database: its time goes in Server-Timing */
     /*
      * An injected delay (fault.h): WAITING while parked for it (the timer
-     * then moves the request back to READING, to run), WAITED after.
+     * then moves the request back to READING, to run), WAITED after; CUT
+     * when the delay ended early (the client gone, the server stopping).
      */
-    enum { FAULT_NONE, FAULT_WAITING, FAULT_WAITED } fault_phase;
+    enum { FAULT_NONE, FAULT_WAITING, FAULT_WAITED, FAULT_CUT } fault_phase;
     uint64_t started_ns;
     uint64_t body_bytes; /* received, kept or not */
     char *body;          /* kept body, for routes that take one */
@@ -151,7 +152,7 @@ enum MHD_Result na_conn_on_request(void *cls, struct MHD_Connection *mc, const c
 void na_conn_on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
                           enum MHD_RequestTerminationCode toe);
 void na_conn_on_timer(void *cls, bool cancelled);
-bool na_conn_timer_early(void *cls);
+bool na_conn_gone(void *cls);
 void na_conn_on_work(void *cls, bool cancelled);
 
 #endif

@@ -67,6 +67,16 @@ int na_fault_parse_delay(const char *v, unsigned *min_ms, unsigned *max_ms)
     return 0;
 }
 
+/* A header value's length without the whitespace after it (RFC 9110 5.5). */
+static size_t trimmed(const char *v)
+{
+    size_t n = strlen(v);
+
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    return n;
+}
+
 unsigned na_fault_decide(const struct na_fault_config *cfg, const char *status_header,
                          const char *delay_header, uint64_t random, struct na_fault *out, char *msg,
                          size_t msglen)
@@ -75,7 +85,7 @@ unsigned na_fault_decide(const struct na_fault_config *cfg, const char *status_h
     long long n;
 
     if (status_header) {
-        n = digits(status_header, strlen(status_header), 3);
+        n = digits(status_header, trimmed(status_header), 3);
         if (n < 400 || n > 599) {
             snprintf(msg, msglen, "X-Fault-Status must be a status code from 400 to 599");
             return 400;
@@ -87,7 +97,7 @@ unsigned na_fault_decide(const struct na_fault_config *cfg, const char *status_h
         f.status = (random >> 32) & 1u ? 503 : 500;
     }
     if (delay_header) {
-        n = digits(delay_header, strlen(delay_header), 5);
+        n = digits(delay_header, trimmed(delay_header), 5);
         if (n < 0 || n > NA_FAULT_DELAY_MAX_MS) {
             snprintf(msg, msglen, "X-Fault-Delay-Ms must be a whole number of ms from 0 to %u",
                      NA_FAULT_DELAY_MAX_MS);

@@ -143,6 +143,8 @@ bool na_items_precheck(struct na_request *req)
     char msg[128];
 
     req->call.idem.key[0] = '\0';
+    /* JSON or BSON by Accept: a cache must key on it (RFC 9110 12.5.5), as Express's res.format. */
+    out->vary_accept = true;
     req->format = na_negotiate(header(req, "Accept"));
     if (req->format == NA_FORMAT_NONE) {
         na_reply_error(out, 406, "acceptable types: application/json, application/bson");

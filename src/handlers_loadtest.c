@@ -124,6 +124,24 @@ static bool single_header(struct na_request *req, const char *name, const char *
     return false;
 }
 
+/*
+ * The headers an answer with `status` carries elsewhere in the service, for
+ * the statuses answered on request (an injected fault, /api/status): a 503
+ * or 429 says Retry-After (certainly not done, retry), a 401 challenges and
+ * a 405 says Allow (RFC 9110 15.5.2 and 15.5.6).
+ */
+static void status_headers(struct na_request *req, unsigned status)
+{
+    struct na_reply *out = req->reply;
+
+    if (status == 503 || status == 429)
+        out->retry_after_s = 1;
+    if (status == 401)
+        out->challenge = true;
+    if (status == 405)
+        na_router_allow(req->match.methods, out->allow, sizeof(out->allow));
+}
+
 bool na_loadtest_decide_fault(struct na_request *req)
 {
     struct na_app *app = req->app;
@@ -156,14 +174,7 @@ void na_loadtest_fault_reply(struct na_request *req)
                                           "not run");
     req->fault_answered = true;
     na_metrics_count(req->app->metrics, NA_EV_FAULT_STATUS);
-    /* As any 503 or 429 of the service: certainly not done, retry. */
-    if (status == 503 || status == 429)
-        out->retry_after_s = 1;
-    /* The headers those statuses must carry (RFC 9110 15.5.2 and 15.5.6). */
-    if (status == 401)
-        out->challenge = true;
-    if (status == 405)
-        na_router_allow(req->match.methods, out->allow, sizeof(out->allow));
+    status_headers(req, status);
 }
 
 /* ---- /api/delay/{ms} and /api/status/{code} ----------------------------- */
@@ -192,6 +203,7 @@ static void status_route(struct na_request *req)
         /* libmicrohttpd names codes it does not know "Unknown". */
         na_reply_error(out, (unsigned)code,
                        strcmp(reason, "Unknown") ? reason : "status requested from /api/status");
+        status_headers(req, (unsigned)code);
         return;
     }
     reply_buf(out, &b, (unsigned)code);
@@ -225,7 +237,8 @@ static void burn(struct na_request *req, const atomic_bool *stop, const atomic_b
 
     while (thread_cpu_ns() - cpu0 < want) {
         if (atomic_load_explicit(stop, memory_order_relaxed)) {
-            na_reply_error(out, 503, "server shutting down");
+            na_reply_error(out, 503, "server shutting down: the burn was stopped");
+            out->retry_after_s = 1;
             return;
         }
         if (atomic_load_explicit(gone, memory_order_relaxed)) {

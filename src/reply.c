@@ -6,6 +6,7 @@
 #include <microhttpd.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "na/reqid.h"
 
@@ -23,6 +24,7 @@ void na_reply_reset(struct na_reply *r)
     r->challenge = false;
     r->replayed = false;
     r->shared = false;
+    r->vary_accept = false;
     r->pattern = false;
     r->echo_count = 0;
     r->allow[0] = '\0';
@@ -119,8 +121,10 @@ size_t na_reply_raw(unsigned status, const char *message, const char *body, size
                     const char *request_id, unsigned retry_after_s, bool head_only, char *out,
                     size_t cap)
 {
-    char storage[NA_ENCODE_SMALL_MAX], retry[32] = "", id[NA_REQID_MAX + 32] = "";
+    char storage[NA_ENCODE_SMALL_MAX], retry[32] = "", id[NA_REQID_MAX + 32] = "", date[48];
     struct na_buf b;
+    struct tm tm;
+    time_t now;
     int n;
 
     if (!body) {
@@ -133,11 +137,16 @@ size_t na_reply_raw(unsigned status, const char *message, const char *body, size
         snprintf(retry, sizeof(retry), "Retry-After: %u\r\n", retry_after_s);
     if (request_id)
         snprintf(id, sizeof(id), "X-Request-Id: %s\r\n", request_id);
+    /* An origin server with a clock dates its answers (RFC 9110 6.6.1), as libmicrohttpd does. */
+    now = time(NULL);
+    if (!gmtime_r(&now, &tm) ||
+        !strftime(date, sizeof(date), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm))
+        date[0] = '\0';
     n = snprintf(out, cap,
-                 "HTTP/1.1 %u %s\r\nContent-Type: application/json; charset=utf-8\r\n"
+                 "HTTP/1.1 %u %s\r\n%sContent-Type: application/json; charset=utf-8\r\n"
                  "Content-Length: %zu\r\n%s%sX-Content-Type-Options: nosniff\r\n"
                  "Connection: close\r\n\r\n%.*s",
-                 status, MHD_get_reason_phrase_for(status), body_len, id, retry,
+                 status, MHD_get_reason_phrase_for(status), date, body_len, id, retry,
                  head_only ? 0 : (int)body_len, body);
     return n > 0 && (size_t)n < cap ? (size_t)n : 0;
 }

@@ -149,42 +149,56 @@ static void server_timing(const struct conn *c, struct MHD_Response *resp)
     MHD_add_response_header(resp, "Server-Timing", v);
 }
 
-struct if_none_match {
-    const char *etag;
-    bool match;
+/*
+ * The request's conditional headers as one list each (RFC 9110 5.3: a list
+ * split over field lines is the list on one line): every If-None-Match
+ * line joined with ", " (so a `*` beside a tag is the fault it is on one
+ * line), and no-cache on any Cache-Control line.
+ */
+struct conditional {
+    char list[NA_HEAD_MAX + 2];
+    size_t len;
+    bool any, no_cache;
 };
 
-static enum MHD_Result if_none_match_field(void *cls, enum MHD_ValueKind kind, const char *key,
-                                           const char *value)
+static enum MHD_Result conditional_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                         const char *value)
 {
-    struct if_none_match *m = cls;
+    struct conditional *cd = cls;
 
     (void)kind;
-    if (!strcasecmp(key, "If-None-Match") && na_etag_matches(value, m->etag)) {
-        m->match = true;
-        return MHD_NO;
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CACHE_CONTROL) && na_etag_no_cache(value)) {
+        cd->no_cache = true;
+    } else if (!strcasecmp(key, MHD_HTTP_HEADER_IF_NONE_MATCH)) {
+        /* The head is at most NA_HEAD_MAX: the joined lines fit. */
+        int n = snprintf(cd->list + cd->len, sizeof(cd->list) - cd->len, "%s%s",
+                         cd->any ? ", " : "", value);
+
+        if (n > 0)
+            cd->len =
+                cd->len + (size_t)n < sizeof(cd->list) ? cd->len + (size_t)n : sizeof(cd->list) - 1;
+        cd->any = true;
     }
     return MHD_YES;
 }
 
 /*
  * Tags a 200 answer to GET or HEAD (into `etag`), and makes it a 304 when
- * the request's If-None-Match matches: every If-None-Match line is read,
- * as a list split over lines is one list (RFC 9110 5.3).
+ * the request's If-None-Match matches.
  */
 static bool tag_answer(struct conn *c, struct na_reply *r, char etag[NA_ETAG_MAX])
 {
-    struct if_none_match m = {.etag = etag};
+    struct conditional cd;
 
     if (r->status != 200 || r->pattern || !(c->req.method & (NA_METHOD_GET | NA_METHOD_HEAD)))
         return false;
     na_etag_of(r->body, r->len, etag);
-    if (!na_etag_no_cache(
-            MHD_lookup_connection_value(c->mhd, MHD_HEADER_KIND, MHD_HTTP_HEADER_CACHE_CONTROL))) {
-        MHD_get_connection_values(c->mhd, MHD_HEADER_KIND, if_none_match_field, &m);
-        if (m.match)
-            r->status = 304; /* the body stays: libmicrohttpd sends its length, not it */
-    }
+    cd.len = 0;
+    cd.list[0] = '\0';
+    cd.any = cd.no_cache = false;
+    MHD_get_connection_values(c->mhd, MHD_HEADER_KIND, conditional_field, &cd);
+    if (cd.any && !cd.no_cache && na_etag_matches(cd.list, etag))
+        r->status = 304; /* the body stays: libmicrohttpd sends its length, not it */
     return true;
 }
 
@@ -244,6 +258,8 @@ static enum MHD_Result respond(struct conn *c)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (r->replayed)
         MHD_add_response_header(resp, "Idempotent-Replayed", "true");
+    if (r->vary_accept)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept");
     add_echoed(resp, r);
     if (r->retry_after_s) {
         snprintf(num, sizeof(num), "%u", r->retry_after_s);
@@ -428,7 +444,7 @@ static void resume(struct na_request *req)
         MHD_resume_connection(c->mhd);
 }
 
-bool na_conn_timer_early(void *cls)
+bool na_conn_gone(void *cls)
 {
     const struct conn *c = cls;
 
@@ -445,6 +461,9 @@ void na_conn_on_timer(void *cls, bool cancelled)
         na_reply_error(&c->reply, 503,
                        atomic_load(&c->gone) ? "the client went away before the answer: not done"
                                              : "server shutting down");
+        c->reply.retry_after_s = 1; /* nothing was done: a delay, or a request not yet run */
+        if (c->fault_phase == FAULT_WAITING)
+            c->fault_phase = FAULT_CUT;
     } else if (c->fault_phase == FAULT_WAITING) {
         /*
          * An injected delay is over and the request has not run: back to
@@ -462,12 +481,14 @@ void na_conn_on_work(void *cls, bool cancelled)
 {
     struct conn *c = cls;
 
-    if (cancelled)
-        na_reply_error(&c->reply, 503, "server shutting down");
-    else if (atomic_load(&c->gone))
+    if (atomic_load(&c->gone)) {
         na_reply_error(&c->reply, 503, "the client went away before the work began: not done");
-    else
+    } else if (cancelled) {
+        na_reply_error(&c->reply, 503, "server shutting down: not done");
+        c->reply.retry_after_s = 1;
+    } else {
         c->req.work(&c->req, na_worker_stop_flag(c->srv->worker), &c->gone);
+    }
     resume(&c->req);
 }
 
@@ -692,7 +713,7 @@ static enum MHD_Result request_dispatch(struct conn *c)
             na_reply_error(&c->reply, 503,
                            stopping ? "server shutting down"
                                     : "too much CPU work queued, retry later");
-            c->reply.retry_after_s = stopping ? 0 : 1;
+            c->reply.retry_after_s = 1;
             resume(req);
         }
         return MHD_YES;
@@ -806,6 +827,7 @@ void na_conn_on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
         /* Faults that took place: one decided for a request refused unread (413) did not. */
         e.fault_status = c->req.fault_answered ? c->req.fault.status : 0;
         e.fault_delay_ms = c->fault_phase != FAULT_NONE ? c->req.fault.delay_ms : 0;
+        e.fault_delay_cut = c->fault_phase == FAULT_CUT;
         na_access_log(&e);
     }
     na_reply_release(&c->reply);

@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,20 +158,16 @@ static void cut(struct conn *c, unsigned status, const char *message, unsigned r
 }
 
 /*
- * True when the client has closed its side (or the connection failed):
- * nothing to read but the end. A request pipelined behind is data, not an
- * end. A client that only half-closes is taken as gone too, as nginx takes
- * it: it cannot be told apart without sending.
+ * True when the client has closed its side (or the connection failed),
+ * even behind bytes not read yet (a stray CRLF): POLLRDHUP says so where a
+ * peek would see only the bytes. A client that only half-closes is taken
+ * as gone too, as nginx takes it: it cannot be told apart without sending.
  */
 static bool peer_gone(const struct conn *c)
 {
-    char b;
-    ssize_t n;
+    struct pollfd p = {.fd = c->fd, .events = POLLRDHUP};
 
-    if (c->fd < 0)
-        return false;
-    n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+    return c->fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 /* ---- the listener's side ------------------------------------------------ */
@@ -352,7 +349,7 @@ static void tick(void *cls)
 {
     struct na_server *s = cls;
     uint64_t now = na_clock_ns(), cuts;
-    bool look = ++s->ticks % 10 == 0, poke = false;
+    bool look = ++s->ticks % 10 == 0, poke_timer = false, poke_worker = false;
 
     pthread_mutex_lock(&s->lock);
     for (struct conn *c = s->head; c; c = c->next) {
@@ -365,7 +362,8 @@ static void tick(void *cls)
 
             if ((on == PARK_TIMER || on == PARK_WORKER) && peer_gone(c)) {
                 atomic_store(&c->gone, true);
-                poke |= on == PARK_TIMER;
+                poke_timer |= on == PARK_TIMER;
+                poke_worker |= on == PARK_WORKER;
             }
         }
         /*
@@ -412,8 +410,11 @@ static void tick(void *cls)
     gather(s, now);
     cuts = s->cut_headers + s->cut_requests + s->cut_sends + s->evicted;
     pthread_mutex_unlock(&s->lock);
-    if (poke)
+    /* Outside the lock: the pokes resume connections. A waiting burn gives up its place. */
+    if (poke_timer)
         na_timer_poke(s->timer);
+    if (poke_worker && s->worker)
+        na_worker_poke(s->worker);
     if (cuts != s->logged_cuts) {
         /* One line per tick however many: a slowloris must not flood the log. */
         na_logf(NA_LOG_WARN, "closed slow or silent connections",
@@ -544,15 +545,15 @@ struct na_server *na_server_start(struct na_app *app, char *err, size_t errlen)
     s->listener = na_listener_open(&lo, err, errlen);
     if (!s->listener)
         goto fail;
-    s->timer = na_timer_new(na_conn_on_timer, na_conn_timer_early);
+    s->timer = na_timer_new(na_conn_on_timer, na_conn_gone);
     if (!s->timer) {
         snprintf(err, errlen, "cannot start the timer thread");
         goto fail;
     }
     /* /api/cpu burns on a thread per CPU the service has, never on an event loop. */
     if (cfg->loadtest_routes) {
-        s->worker =
-            na_worker_new(cfg->threads, CPU_QUEUE_PER_THREAD * cfg->threads, na_conn_on_work);
+        s->worker = na_worker_new(cfg->threads, CPU_QUEUE_PER_THREAD * cfg->threads,
+                                  na_conn_on_work, na_conn_gone);
         if (!s->worker) {
             snprintf(err, errlen, "cannot start the CPU worker threads");
             goto fail;

@@ -9,6 +9,7 @@
 
 struct na_worker {
     na_worker_fn fn;
+    na_worker_early_fn early;
     pthread_mutex_t lock;
     pthread_cond_t wake; /* a job queued, or the pool stopping */
     pthread_cond_t idle; /* a running job ended */
@@ -49,13 +50,15 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-struct na_worker *na_worker_new(unsigned threads, size_t queue_max, na_worker_fn fn)
+struct na_worker *na_worker_new(unsigned threads, size_t queue_max, na_worker_fn fn,
+                                na_worker_early_fn early)
 {
     struct na_worker *w = calloc(1, sizeof(*w));
 
     if (!w)
         return NULL;
     w->fn = fn;
+    w->early = early;
     w->cap = queue_max ? queue_max : 1;
     w->nthreads = threads ? threads : 1;
     atomic_init(&w->stop, false);
@@ -101,6 +104,35 @@ int na_worker_submit(struct na_worker *w, void *cls)
     }
     pthread_mutex_unlock(&w->lock);
     return rc;
+}
+
+void na_worker_poke(struct na_worker *w)
+{
+    void **fire;
+    size_t n = 0, kept = 0;
+
+    if (!w->early)
+        return;
+    pthread_mutex_lock(&w->lock);
+    fire = malloc(w->count * sizeof(*fire) + 1);
+    if (!fire) {
+        pthread_mutex_unlock(&w->lock);
+        return; /* asked again at the next poke */
+    }
+    /* The queue compacted in order, from its head. */
+    for (size_t i = 0; i < w->count; i++) {
+        void *cls = w->ring[(w->head + i) % w->cap];
+
+        if (w->early(cls))
+            fire[n++] = cls;
+        else
+            w->ring[(w->head + kept++) % w->cap] = cls;
+    }
+    w->count = kept;
+    pthread_mutex_unlock(&w->lock);
+    for (size_t i = 0; i < n; i++)
+        w->fn(fire[i], true);
+    free(fire);
 }
 
 const atomic_bool *na_worker_stop_flag(const struct na_worker *w)

@@ -33,6 +33,7 @@ struct na_access_entry {
     bool aborted;            /* the connection ended before the answer was sent */
     unsigned fault_status;   /* an injected status (fault.h); 0: none */
     unsigned fault_delay_ms; /* an injected delay; 0: none */
+    bool fault_delay_cut;    /* ended early: the client left, or the server stopped */
 };
 
 /* Decides, per request, whether a line is written for it at `ratio`. */

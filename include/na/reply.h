@@ -61,6 +61,7 @@ struct na_reply {
     bool challenge;         /* WWW-Authenticate: Bearer */
     bool replayed;          /* Idempotent-Replayed: true (a stored outcome) */
     bool shared;            /* the body is shared (a cache's): not counted per response */
+    bool vary_accept;       /* Vary: Accept (the body was negotiated) */
     /*
      * The body is `len` bytes of the payload pattern (na_reply_pattern()),
      * generated as it is sent; `body` is NULL. No ETag: it is no JSON.

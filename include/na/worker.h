@@ -24,11 +24,22 @@ struct na_worker;
  */
 typedef void (*na_worker_fn)(void *cls, bool cancelled);
 
+/* True when a queued job should not run (its client has gone). No lock held. */
+typedef bool (*na_worker_early_fn)(void *cls);
+
 /*
- * Starts `threads` workers (at least 1) and a queue of `queue_max` jobs.
- * NULL if out of memory or threads. Caller frees.
+ * Starts `threads` workers (at least 1) and a queue of `queue_max` jobs;
+ * `early` may be NULL. NULL if out of memory or threads. Caller frees.
  */
-struct na_worker *na_worker_new(unsigned threads, size_t queue_max, na_worker_fn fn);
+struct na_worker *na_worker_new(unsigned threads, size_t queue_max, na_worker_fn fn,
+                                na_worker_early_fn early);
+
+/*
+ * Takes the queued jobs `early` says yes to out of the queue, and runs
+ * each as cancelled on the caller's thread: they give up their place at
+ * once. Any thread but a job's.
+ */
+void na_worker_poke(struct na_worker *w);
 
 /*
  * Queues `cls`. Returns 0, or -1 when the queue is full or after

@@ -1,8 +1,9 @@
 """Checks an answer against the OpenAPI document (api/openapi.json): the harness calls check()
 for every request a test sends through Server.request, so every test's answers are held to the
 document without asking. The route is found as the router finds it (letters folded, one trailing
-slash ignored); the status must be documented for that operation (exactly, as 2XX, or as
-default); a JSON or BSON body must validate against its schema. A path no route serves, or a
+slash ignored); the status must be documented for that operation (exactly, as 2XX, or, for
+an error, as default); a JSON or BSON body must validate against its schema; each header the service decides
+(ETag, Retry-After, Allow, Vary, Server-Timing...) that it carries must be declared for it. A path no route serves, or a
 method a route does not serve, must get the error shape.
 
 Answers libmicrohttpd writes itself (text/html, before the service sees the request: README,
@@ -24,6 +25,10 @@ with open(DOC_PATH) as f:
     DOC = json.load(f)
 
 ANNOTATIONS = {"description", "default", "title", "examples"}
+# The headers the service decides (not the framing ones): each one an answer carries must be
+# declared for that answer.
+SERVICE_HEADERS = ("x-request-id", "etag", "retry-after", "location", "allow", "www-authenticate",
+                   "idempotent-replayed", "server-timing", "vary")
 TYPES = {"object": dict, "array": list, "string": str, "boolean": bool}
 
 
@@ -112,10 +117,14 @@ def check(method, path, r):
         _error_shape(r, where)
         return
     responses = op["responses"]
+    # `default` is the error shape: it stands for the errors not listed, not for a 2xx or 3xx.
     spec = (responses.get(str(r.status)) or responses.get(f"{r.status // 100}XX") or
-            responses.get("default"))
+            (responses.get("default") if r.status >= 400 else None))
     assert spec is not None, f"{where}: status not in the document"
     spec = _resolve(spec)
+    declared = {h.lower() for h in spec.get("headers", {})}
+    for h in SERVICE_HEADERS:
+        assert r.header(h) is None or h in declared, f"{where}: header {h} not in the document"
     if not r.body:
         return
     content = spec.get("content")

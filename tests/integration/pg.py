@@ -28,7 +28,10 @@ def _bindir():
 
 
 class Postgres:
-    def __init__(self):
+    def __init__(self, durable=False):
+        """durable: fsync, synchronous_commit and full_page_writes on, as on RDS (the write
+        benchmark); off by default, for fast tests."""
+        self.durable = durable
         self.bin = _bindir()
         self.root = os.getuid() == 0
         self.dir = tempfile.mkdtemp(prefix="node-api-pg-")
@@ -54,8 +57,10 @@ class Postgres:
 
     def start(self):
         self._run(["pg_ctl", "-D", self.data, "-l", os.path.join(self.dir, "log"), "-w", "-t", "30",
-                   "-o", f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 "
-                         "-c fsync=off -c synchronous_commit=off -c full_page_writes=off",
+                   "-o", f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 " +
+                         ("-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+                          if self.durable else
+                          "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"),
                    "start"])
 
     def stop(self, mode="fast"):

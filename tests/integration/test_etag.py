@@ -127,6 +127,26 @@ class ExpressParityTest(unittest.TestCase):
             self.assertEqual(side.request("GET", "/health", {"If-None-Match": tag}).status, 200)
             self.assertEqual(side.request("GET", "/health", {"If-None-Match": "*"}).status, 304)
 
+    def test_lines_of_a_list_are_one_list(self):
+        """RFC 9110 5.3: a list split over lines is the list on one line. `*` is alone or a
+        fault, however it comes; a no-cache on any Cache-Control line counts."""
+        for side in (self.srv, self.express):
+            tag = side.request("GET", "/api/items").header("ETag")
+            outcomes = []
+            for lines in ([("If-None-Match", "*"), ("If-None-Match", '"a"')],
+                          [("If-None-Match", '*, "a"')],
+                          [("If-None-Match", '"a"'), ("If-None-Match", tag)],
+                          [("If-None-Match", tag), ("Cache-Control", "max-age=0"),
+                           ("Cache-Control", "no-cache")]):
+                sock = socket.create_connection(("127.0.0.1", side.port), timeout=10)
+                try:
+                    sock.sendall(b"GET /api/items HTTP/1.1\r\nHost: x\r\n" +
+                                 b"".join(f"{k}: {v}\r\n".encode() for k, v in lines) + b"\r\n")
+                    outcomes.append(read_response(sock).status)
+                finally:
+                    sock.close()
+            self.assertEqual(outcomes, [200, 200, 304, 200], side)
+
     def test_an_error_is_never_304(self):
         for r in self.both("GET", "/nowhere", {"If-None-Match": "*"}):
             self.assertEqual(r.status, 404)
@@ -175,6 +195,16 @@ class ItemTagTest(unittest.TestCase):
         self.assertNotEqual(self.srv.get("/api/items").header("ETag"), listed)
         self.assertEqual(self.srv.request("DELETE", path, self.auth).status, 204)
         self.assertEqual(self.srv.get(path, {"If-None-Match": second}).status, 404)
+
+    def test_negotiated_answers_vary_on_accept(self):
+        """JSON or BSON by Accept: a cache must key on it (RFC 9110 12.5.5), 304 included."""
+        for path in ("/api/items", "/api/items/1"):
+            for accept in ("application/json", "application/bson"):
+                r = self.srv.get(path, {"Accept": accept})
+                self.assertEqual((r.status, r.header("Vary")), (200, "Accept"), (path, accept))
+                r = self.srv.get(path, {"Accept": accept, "If-None-Match": r.header("ETag")})
+                self.assertEqual((r.status, r.header("Vary")), (304, "Accept"), (path, accept))
+        self.assertIsNone(self.srv.get("/api/info").header("Vary"))
 
     def test_bson_has_a_tag_of_its_own(self):
         path = "/api/items/1"

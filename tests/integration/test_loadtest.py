@@ -157,6 +157,24 @@ class FaultHeadersTest(unittest.TestCase):
             self.assertEqual(r.status, 400, path)
             self.assertNotIn("fault_status", access_line(self.srv, r.header("X-Request-Id")))
 
+    def test_trailing_whitespace_is_not_part_of_a_value(self):
+        # RFC 9110 5.5: a field value excludes the whitespace around it.
+        r = self.srv.get("/api/items", {"X-Fault-Status": "502 \t"})
+        self.assertEqual(r.status, 502)
+        t0 = time.monotonic()
+        self.assertEqual(self.srv.get("/api/info", {"X-Fault-Delay-Ms": "100 "}).status, 200)
+        self.assertGreaterEqual(time.monotonic() - t0, 0.1)
+
+    def test_status_route_answers_carry_their_headers(self):
+        # What /api/status answers must carry what a real answer with that status does.
+        r = self.srv.get("/api/status/401")
+        self.assertEqual((r.status, r.header("WWW-Authenticate")), (401, "Bearer"))
+        r = self.srv.get("/api/status/405")
+        self.assertEqual((r.status, r.header("Allow")), (405, "GET, HEAD, OPTIONS"))
+        for status in (429, 503):
+            r = self.srv.get(f"/api/status/{status}")
+            self.assertEqual((r.status, r.header("Retry-After")), (status, "1"))
+
     def test_an_injected_status_carries_its_headers(self):
         r = self.srv.get("/api/items", {"X-Fault-Status": "405"})
         self.assertEqual((r.status, r.header("Allow")), (405, "GET, HEAD, POST, OPTIONS"))
@@ -301,6 +319,44 @@ class FaultConfigTest(unittest.TestCase):
             # Nobody waits for that answer: the drain ends, and loses nothing.
             self.assertEqual(srv.wait(30), 0)
 
+    def test_what_the_stop_cuts_off_is_503_with_retry_after(self):
+        # Not run: a delayed write, a delay, a burn waiting and one burning. Each 503 says so.
+        with Server({"ENABLE_LOADTEST_ROUTES": "1", "API_KEY": KEY, "THREADS": "1",
+                     "SHUTDOWN_TIMEOUT_S": "2"}) as srv:
+            got = {}
+
+            def one(name, method, path, headers=None, body=b""):
+                got[name] = srv.request(method, path, headers, body)
+
+            threads = [threading.Thread(target=one, args=a) for a in (
+                ("put", "PUT", "/api/items/1", {**JSON_CT, "X-Fault-Delay-Ms": "20000"},
+                 b'{"name":"late","price":1}'),
+                ("delay", "GET", "/api/delay/20000"),
+                ("burning", "GET", "/api/cpu/10000"))]
+            for t in threads:
+                t.start()
+                time.sleep(0.2)
+            threads.append(threading.Thread(target=one, args=("queued", "GET", "/api/cpu/10000")))
+            threads[-1].start()
+            time.sleep(0.5)
+            srv.signal(signal.SIGTERM)
+            for t in threads:
+                t.join(30)
+            for name, r in got.items():
+                self.assertEqual((r.status, r.header("Retry-After")), (503, "1"), name)
+            self.assertEqual(len(got), 4)
+            self.assertEqual(srv.wait(30), 1)  # requests were cut off
+
+    def test_a_delay_cut_short_is_logged_so(self):
+        with Server({"ENABLE_LOADTEST_ROUTES": "1"}) as srv:
+            sock = srv.connect()
+            sock.sendall(b"GET /api/info HTTP/1.1\r\nHost: x\r\nX-Fault-Delay-Ms: 3000\r\n\r\n")
+            time.sleep(0.3)
+            sock.close()
+            line = srv.wait_log(lambda l: l.get("path") == "/api/info" and "status" in l)
+            self.assertEqual((line["fault_delay_ms"], line.get("fault_delay_cut")), (3000, True))
+            self.assertLess(line["duration_ms"], 3000)
+
     def test_faults_need_the_switch(self):
         for var, value in (("FAULT_ERROR_PERCENT", "10"), ("FAULT_DELAY_MS", "5-10")):
             rc, out, _ = run([], {var: value, "PORT": "0"})
@@ -415,6 +471,38 @@ class CpuTest(unittest.TestCase):
             for _ in range(5):
                 srv.wait_log(lambda l: l.get("path") == "/api/cpu/1000" and l.get("aborted"))
             self.assertEqual(srv.get("/api/cpu/1").status, 200)
+
+    def test_burns_whose_clients_left_give_up_their_place(self):
+        # The queue holds 64 burns per thread: 64 whose clients left hold none of it.
+        with Server({"ENABLE_LOADTEST_ROUTES": "1", "THREADS": "1"}) as srv:
+            running = srv.connect()
+            running.sendall(b"GET /api/cpu/6000 HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(0.2)
+            socks = []
+            for _ in range(64):
+                s = srv.connect()
+                s.sendall(b"GET /api/cpu/6000 HTTP/1.1\r\nHost: x\r\n\r\n")
+                socks.append(s)
+            time.sleep(0.3)
+            for s in socks:
+                s.close()
+            time.sleep(1.5)  # the sweep looks once a second
+            r = srv.get("/api/cpu/10")
+            self.assertEqual(r.status, 200)
+            running.close()
+
+    def test_a_stray_byte_does_not_hide_a_client_that_left(self):
+        # A CRLF after the request (RFC 9112 2.2 tolerates it) sits unread: the close behind
+        # it is still seen.
+        with Server({"ENABLE_LOADTEST_ROUTES": "1", "THREADS": "1"}) as srv:
+            s = srv.connect()
+            s.sendall(b"GET /api/cpu/4000 HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(0.2)
+            s.sendall(b"\r\n")
+            s.close()
+            before = cpu_seconds(srv.proc.pid)
+            time.sleep(2.5)
+            self.assertLess(cpu_seconds(srv.proc.pid) - before, 1.8)
 
     def test_bounds(self):
         with Server({"ENABLE_LOADTEST_ROUTES": "1"}) as srv:

@@ -110,6 +110,12 @@ class CheckCanFailTest(unittest.TestCase):
         self.refuses("DELETE", "/api/items/1", answer(204, {"deleted": True}))
         self.refuses("GET", "/health", answer(200, {"status": "fine", "hostname": "h",
                                                     "uptime": 1, "timestamp": 1}))
+        # A header the service decides, sent where the document does not declare it.
+        info = answer(200, {"service": "s", "version": "v", "environment": "e", "hostname": "h"})
+        openapi_check.check("GET", "/api/info", info)
+        info.headers["vary"] = "Accept"
+        self.refuses("GET", "/api/info", info)
+        self.refuses("GET", "/api/payload/5", answer(304))
 
     def test_unknown_keyword_fails(self):
         with self.assertRaises(AssertionError):

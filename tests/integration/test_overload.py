@@ -293,6 +293,8 @@ class SlowClientsTest(unittest.TestCase):
             # Told why before the close, as Node does (408), not closed without a word.
             self.assertTrue(got.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), got)
             self.assertIn(b"Connection: close\r\n", got)
+            # An origin server with a clock dates its 4xx (RFC 9110 6.6.1).
+            self.assertRegex(got, rb"\r\nDate: \w{3}, \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT\r\n")
             self.assertIn(b'"status":408', got)
             srv.wait_log(lambda l: l["message"] == "closed slow or silent connections"
                          and l["headers_timeouts"] == 1)

@@ -267,3 +267,25 @@ class PathsAndCodingsTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FieldValueWhitespaceTest(unittest.TestCase):
+    """RFC 9110 5.5: a field value excludes the whitespace around it; libmicrohttpd 0.9.75
+    strips only what comes before. A key, an Idempotency-Key or a fault header sent with a
+    trailing space is the same value without it."""
+
+    def test_trailing_whitespace(self):
+        with Server({"API_KEY": "k", "ENABLE_LOADTEST_ROUTES": "1"}) as srv:
+            body = b'{"name":"ws","price":1}'
+            ct = {"Content-Type": "application/json "}
+            self.assertEqual(srv.request("POST", "/api/items", {
+                **ct, "Authorization": "Bearer k \t"}, body).status, 201)
+            self.assertEqual(srv.request("POST", "/api/items", {
+                **ct, "X-API-Key": "k "}, body).status, 201)
+            first = srv.request("POST", "/api/items", {
+                **ct, "X-API-Key": "k", "Idempotency-Key": "ws-1 "}, body)
+            again = srv.request("POST", "/api/items", {
+                **ct, "X-API-Key": "k", "Idempotency-Key": "ws-1"}, body)
+            self.assertEqual((first.status, again.status), (201, 201))
+            self.assertEqual(again.header("Idempotent-Replayed"), "true")
+            self.assertEqual(again.json()["id"], first.json()["id"])

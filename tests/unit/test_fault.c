@@ -79,6 +79,10 @@ static void test_headers(void **state)
     assert_int_equal(f.delay_ms, 30000);
     assert_int_equal(na_fault_decide(&none, NULL, "0", 0, &f, msg, sizeof(msg)), 0);
     assert_int_equal(f.delay_ms, 0);
+    /* Whitespace after a value is not part of it (RFC 9110 5.5). */
+    assert_int_equal(na_fault_decide(&none, "502 \t", "7 ", 0, &f, msg, sizeof(msg)), 0);
+    assert_int_equal(f.status, 502);
+    assert_int_equal(f.delay_ms, 7);
 
     static const char *const bad_status[] = {"200",  "399",  "600",  "abc",  "",
                                              "5000", "50 3", "-500", "503.0"};

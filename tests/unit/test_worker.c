@@ -54,7 +54,7 @@ static void test_runs_and_bounds(void **state)
 {
     (void)state;
     reset();
-    pool = na_worker_new(2, 3, job);
+    pool = na_worker_new(2, 3, job, NULL);
     assert_non_null(pool);
     /* Two run at once, three wait; the sixth is refused. */
     for (int i = 0; i < 2; i++)
@@ -79,7 +79,7 @@ static void test_flush(void **state)
 {
     (void)state;
     reset();
-    pool = na_worker_new(1, 8, job);
+    pool = na_worker_new(1, 8, job, NULL);
     assert_non_null(pool);
     for (int i = 0; i < 4; i++)
         assert_int_equal(na_worker_submit(pool, NULL), 0);
@@ -95,11 +95,60 @@ static void test_flush(void **state)
     na_worker_free(NULL);
 }
 
+/* Queued jobs whose owner says so leave the queue on a poke, cancelled; the rest keep order. */
+static atomic_int order[8], norder;
+
+static bool early_odd(void *cls)
+{
+    return (intptr_t)cls % 2 == 1;
+}
+
+static void record(void *cls, bool was_cancelled)
+{
+    if (was_cancelled) {
+        atomic_fetch_add(&cancelled, 1);
+        return;
+    }
+    atomic_fetch_add(&running, 1);
+    while (!atomic_load(&release_jobs))
+        usleep(1000);
+    atomic_store(&order[atomic_fetch_add(&norder, 1)], (int)(intptr_t)cls);
+    atomic_fetch_add(&ran, 1);
+}
+
+static void test_poke(void **state)
+{
+    (void)state;
+    reset();
+    atomic_store(&norder, 0);
+    pool = na_worker_new(1, 6, record, early_odd);
+    assert_non_null(pool);
+    assert_int_equal(na_worker_submit(pool, (void *)(intptr_t)10), 0); /* runs, held */
+    wait_for(&running, 1);
+    for (intptr_t i = 1; i <= 6; i++)
+        assert_int_equal(na_worker_submit(pool, (void *)i), 0);
+    assert_int_equal(na_worker_submit(pool, (void *)(intptr_t)8), -1); /* full */
+    na_worker_poke(pool);
+    assert_int_equal(atomic_load(&cancelled), 3);
+    assert_int_equal(na_worker_pending(pool), 4);
+    assert_int_equal(na_worker_submit(pool, (void *)(intptr_t)8), 0); /* room again */
+    atomic_store(&release_jobs, true);
+    wait_for(&ran, 5);
+    assert_int_equal(atomic_load(&ran), 5);
+    assert_int_equal(atomic_load(&order[0]), 10);
+    assert_int_equal(atomic_load(&order[1]), 2);
+    assert_int_equal(atomic_load(&order[2]), 4);
+    assert_int_equal(atomic_load(&order[3]), 6);
+    assert_int_equal(atomic_load(&order[4]), 8);
+    na_worker_free(pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_runs_and_bounds),
         cmocka_unit_test(test_flush),
+        cmocka_unit_test(test_poke),
     };
     return RUN(tests);
 }

@@ -1,0 +1,1 @@
+"""scripts/bench.py's sections and what they share."""
