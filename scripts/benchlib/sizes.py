@@ -135,7 +135,7 @@ def markdown(r, routes, conns):
     return lines
 
 
-def chart(r, path, route, conns, out_svg):
+def chart(r, route, conns, out_svg):
     """req/s per server at each size for one route and connection count, as an SVG (gnuplot);
     returns the SVG's path, or None without gnuplot or sizes."""
     import shutil
