@@ -2,7 +2,8 @@
 """node-api side by side with the tutorial's Express app, Fastify and nginx.
 
     scripts/bench.py [--quick] [--rounds N] [--duration S] [--server-cpus N] [--no-db]
-                     [--out DIR] [--bin PATH]
+                     [--no-cost] [--no-sizes] [--sizes 0.25,0.5,1,2] [--size-rounds N]
+                     [--size-duration S] [--only sizes|db] [--out DIR] [--bin PATH]
 
 In one run on one machine: every server gets the same CPU set (the first
 --server-cpus CPUs, 1 by default: per-vCPU figures) and wrk runs on a CPU of
@@ -12,15 +13,20 @@ interleaved (their order rotates each round), so drift hits all alike; the
 report gives medians, and ratios as medians of per-round paired ratios.
 
 Also: idle RSS, RSS with 1,000 open keep-alive connections, time from exec
-to the first 200, the cost of the access log (to a file), and /api/items on
-PostgreSQL for node-api and for Express + pg. And what metrics and the
-access log cost where they matter most, at a 0.25 vCPU CPU quota (a cgroup
-the script makes and removes, v1 or v2): node-api against itself with each
-switched off, interleaved, as medians of paired ratios (--no-cost skips it). The reference apps are
-installed with `npm ci` from their lock files in scripts/bench/.
+to the first 200, and the cost of the access log (to a file). The Fargate
+sizes (benchlib/sizes.py): every server in a CPU quota of 0.25, 0.5, 1 and 2
+CPUs, wrk outside it, with the CPU time per request, and a chart
+(fargate.svg, with gnuplot). The database (benchlib/database.py): GET, POST,
+PUT and DELETE on a durable PostgreSQL for node-api and for Express + pg.
+And what metrics and the access log cost where they matter most, at a 0.25
+vCPU CPU quota: node-api against itself with each switched off, interleaved,
+as medians of paired ratios. The quota sections make and remove a cgroup (v1
+or v2; root) and are skipped, saying why, where none can be made. The
+reference apps are installed with `npm ci` from their lock files in
+scripts/bench/.
 
 Writes results.md and results.json into --out (default build/bench) and
-prints the Markdown.
+prints the Markdown; --only runs one section, into results-<section>.md.
 """
 
 import argparse
@@ -101,6 +107,7 @@ def main():
     ap.add_argument("--sizes", default="0.25,0.5,1,2",
                     help="CPU quotas of the Fargate sizes section (comma-separated)")
     ap.add_argument("--size-rounds", type=int)
+    ap.add_argument("--size-duration", type=int, help="seconds per wrk run in the sizes section")
     ap.add_argument("--no-sizes", action="store_true")
     ap.add_argument("--only", choices=["sizes", "db"], help="run that section alone")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench"))
@@ -108,6 +115,7 @@ def main():
     args = ap.parse_args()
     args.rounds = args.rounds or (1 if args.quick else 5)
     args.size_rounds = args.size_rounds or (1 if args.quick else 3)
+    args.size_duration = args.size_duration or (1 if args.quick else 3)
     args.sizes = [float(x) for x in args.sizes.split(",") if x]
     args.all_cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
     args.duration = args.duration or (2 if args.quick else 5)

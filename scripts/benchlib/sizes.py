@@ -52,7 +52,7 @@ def _servers(args, size, quotas, tmp, node_env, bench):
 
 def run(args, routes, conns, tmp, node_env, bench):
     """Measures every size; returns {"sizes": {...}} or {"skipped": why}."""
-    out = {"rounds": args.size_rounds, "duration_s": args.duration, "sizes": {}}
+    out = {"rounds": args.size_rounds, "duration_s": args.size_duration, "sizes": {}}
     for size in args.sizes:
         with contextlib.ExitStack() as stack:
             try:
@@ -83,7 +83,7 @@ def run(args, routes, conns, tmp, node_env, bench):
                         for c in conns:
                             for s in order:
                                 c0 = cpu_seconds(s.pids())
-                                r = wrk(s.port, path, c, args.duration, args.all_cpus)
+                                r = wrk(s.port, path, c, args.size_duration, args.all_cpus)
                                 r["cpu_us_per_req"] = ((cpu_seconds(s.pids()) - c0) * 1e6 /
                                                        max(r["requests"], 1))
                                 results.setdefault((s.name, path, c), []).append(r)
