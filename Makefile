@@ -9,7 +9,7 @@
 #   make SANITIZE=thread test
 #                   the same against a ThreadSanitizer build (in build-tsan/)
 #   make image      build the container image (podman; bases made locally if missing)
-#   make bench      node-api beside Express, Fastify and nginx (QUICK=1: under 2 minutes)
+#   make bench      node-api beside Express, Fastify and nginx (about 50 min; QUICK=1: 6 min)
 #   make fuzz       each libFuzzer target for FUZZ_SECONDS (60); make test runs them 20 s each
 #   make soak       the long reliability runs (drain vs Express, a million requests)
 #   make deps       install missing Debian packages (run and test do it)

@@ -98,7 +98,7 @@ def fmt_ms(us):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="one short round: under two minutes")
+    ap.add_argument("--quick", action="store_true", help="one short round of each section: about 6 minutes")
     ap.add_argument("--rounds", type=int)
     ap.add_argument("--duration", type=int, help="seconds per wrk run")
     ap.add_argument("--server-cpus", type=int, default=1)
