@@ -87,6 +87,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/tests
 $(BUILD)/metrics_cost: scripts/bench/metrics_cost.c $(LIB_OBJS)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(LIB_OBJS) $(ALL_LDFLAGS) $(LIBS)
 
+# The overload section's open-loop load generator (wrk is closed-loop).
+$(BUILD)/openloop: scripts/bench/openloop.c | $(BUILD)/obj
+	$(CC) -std=c11 $(WARNINGS) -O2 -o $@ $<
+
 run: deps-build $(BUILD)/node-api
 	./$(BUILD)/node-api
 
@@ -133,7 +137,7 @@ image:
 	scripts/image.sh
 
 # Not part of `make test`: timings do not belong in tests. BENCH_ARGS adds options.
-bench: all $(BUILD)/metrics_cost
+bench: all $(BUILD)/metrics_cost $(BUILD)/openloop
 	@scripts/deps.sh bench
 	$(PYTHON) scripts/bench.py $(if $(QUICK),--quick) $(BENCH_ARGS)
 

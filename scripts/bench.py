@@ -3,7 +3,8 @@
 
     scripts/bench.py [--quick] [--rounds N] [--duration S] [--server-cpus N] [--no-db]
                      [--no-cost] [--no-sizes] [--sizes 0.25,0.5,1,2] [--size-rounds N]
-                     [--size-duration S] [--only sizes|db] [--out DIR] [--bin PATH]
+                     [--size-duration S] [--no-overload] [--only sizes|db|overload]
+                     [--out DIR] [--bin PATH]
 
 In one run on one machine: every server gets the same CPU set (the first
 --server-cpus CPUs, 1 by default: per-vCPU figures) and wrk runs on a CPU of
@@ -17,7 +18,9 @@ to the first 200, and the cost of the access log (to a file). The Fargate
 sizes (benchlib/sizes.py): every server in a CPU quota of 0.25, 0.5, 1 and 2
 CPUs, wrk outside it, with the CPU time per request, and a chart
 (fargate.svg, with gnuplot). The database (benchlib/database.py): GET, POST,
-PUT and DELETE on a durable PostgreSQL for node-api and for Express + pg.
+PUT and DELETE on a durable PostgreSQL for node-api and for Express + pg. The
+overload (benchlib/overload.py): node-api and nginx in a 0.25 CPU quota,
+offered 0.8x and 2x their capacity by an open-loop generator (build/openloop).
 And what metrics and the access log cost where they matter most, at a 0.25
 vCPU CPU quota: node-api against itself with each switched off, interleaved,
 as medians of paired ratios. The quota sections make and remove a cgroup (v1
@@ -41,7 +44,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import database, sizes  # noqa: E402
+from benchlib import database, overload, sizes  # noqa: E402
 from benchlib.common import (BENCH, ROOT, CpuQuota, LoggingServer, Server, cpu_seconds, get,  # noqa: E402
                              log, median, nginx_server, npm_ci, rss_kb, versions, wrk)
 ROUTES = ["/health", "/api/info", "/api/items"]
@@ -109,7 +112,8 @@ def main():
     ap.add_argument("--size-rounds", type=int)
     ap.add_argument("--size-duration", type=int, help="seconds per wrk run in the sizes section")
     ap.add_argument("--no-sizes", action="store_true")
-    ap.add_argument("--only", choices=["sizes", "db"], help="run that section alone")
+    ap.add_argument("--no-overload", action="store_true")
+    ap.add_argument("--only", choices=["sizes", "db", "overload"], help="run that section alone")
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench"))
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "node-api"))
     args = ap.parse_args()
@@ -155,6 +159,17 @@ def main():
         with open(os.path.join(args.out, "results-sizes.json"), "w") as f:
             json.dump({"versions": versions(args.bin), "fargate": r}, f, indent=2)
         with open(os.path.join(args.out, "results-sizes.md"), "w") as f:
+            f.write(md)
+        print(md)
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+
+    if args.only == "overload":
+        r = overload.run(args, tmp)
+        md = "\n".join(overload.markdown(r)) + "\n"
+        with open(os.path.join(args.out, "results-overload.json"), "w") as f:
+            json.dump({"versions": versions(args.bin), "overload": r}, f, indent=2)
+        with open(os.path.join(args.out, "results-overload.md"), "w") as f:
             f.write(md)
         print(md)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -222,6 +237,8 @@ def main():
         svg = sizes.chart(report["fargate"], ROUTES[2], 50, os.path.join(args.out, "fargate.svg"))
         if svg:
             log(f"bench: chart in {svg}")
+    if not args.no_overload:
+        report["overload"] = overload.run(args, tmp)
     if not args.no_db:
         report["database"] = database.run(args, base, server_cpus, wrk_cpus, node_env, BENCH)
     if not args.no_cost:
@@ -361,6 +378,8 @@ def markdown(r):
                           f"recording at once, each in its own shard): "
                           f"{ns / (per_req * 1000) * 100:.2f}% of the {per_req:.1f} us of CPU a "
                           "request costs at that size (build/metrics_cost)."]
+    if "overload" in r:
+        lines += ["", "### Overload", ""] + overload.markdown(r["overload"])
     if "fargate" in r:
         lines += ["", "### Fargate sizes", ""] + sizes.markdown(r["fargate"], ROUTES, CONNS)
     return "\n".join(lines) + "\n"
