@@ -121,11 +121,11 @@ def main():
     args.size_rounds = args.size_rounds or (1 if args.quick else 3)
     args.size_duration = args.size_duration or (1 if args.quick else 3)
     args.sizes = [float(x) for x in args.sizes.split(",") if x]
-    args.all_cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
     args.duration = args.duration or (2 if args.quick else 5)
     os.makedirs(args.out, exist_ok=True)
 
     cpus = sorted(os.sched_getaffinity(0))
+    args.all_cpus = ",".join(str(c) for c in cpus)  # the quota sections: any CPU, as on Fargate
     n = min(args.server_cpus, len(cpus))
     server_cpus = ",".join(str(c) for c in cpus[:n])
     wrk_cpus = ",".join(str(c) for c in (cpus[n:] or cpus))
@@ -152,40 +152,26 @@ def main():
         return Server("fastify", ["node", "app.js"], env=node_env, cwd=os.path.join(BENCH, "fastify"),
                       cpus=server_cpus)
 
+    def only(name, key, result, lines):
+        """One section run alone: its results-<name>.json and .md, printed."""
+        md = "\n".join(lines) + "\n"
+        with open(os.path.join(args.out, f"results-{name}.json"), "w") as f:
+            json.dump({"versions": versions(args.bin), key: result}, f, indent=2)
+        with open(os.path.join(args.out, f"results-{name}.md"), "w") as f:
+            f.write(md)
+        print(md)
+        shutil.rmtree(tmp, ignore_errors=True)
+
     if args.only == "sizes":
         r = sizes.run(args, ROUTES, CONNS, tmp, node_env, BENCH)
         sizes.chart(r, ROUTES[2], 50, os.path.join(args.out, "fargate.svg"))
-        md = "\n".join(sizes.markdown(r, ROUTES, CONNS)) + "\n"
-        with open(os.path.join(args.out, "results-sizes.json"), "w") as f:
-            json.dump({"versions": versions(args.bin), "fargate": r}, f, indent=2)
-        with open(os.path.join(args.out, "results-sizes.md"), "w") as f:
-            f.write(md)
-        print(md)
-        shutil.rmtree(tmp, ignore_errors=True)
-        return
-
+        return only("sizes", "fargate", r, sizes.markdown(r, ROUTES, CONNS))
     if args.only == "overload":
         r = overload.run(args, tmp)
-        md = "\n".join(overload.markdown(r)) + "\n"
-        with open(os.path.join(args.out, "results-overload.json"), "w") as f:
-            json.dump({"versions": versions(args.bin), "overload": r}, f, indent=2)
-        with open(os.path.join(args.out, "results-overload.md"), "w") as f:
-            f.write(md)
-        print(md)
-        shutil.rmtree(tmp, ignore_errors=True)
-        return
-
+        return only("overload", "overload", r, overload.markdown(r))
     if args.only == "db":
-        base = {"THREADS": str(n), "HOST": "127.0.0.1", "LOG_LEVEL": "warn", "METRICS_PORT": "0"}
-        d = database.run(args, base, server_cpus, wrk_cpus, node_env, BENCH)
-        md = "\n".join(database.markdown(d, fmt_ms)) + "\n"
-        with open(os.path.join(args.out, "results-db.json"), "w") as f:
-            json.dump({"versions": versions(args.bin), "database": d}, f, indent=2)
-        with open(os.path.join(args.out, "results-db.md"), "w") as f:
-            f.write(md)
-        print(md)
-        shutil.rmtree(tmp, ignore_errors=True)
-        return
+        r = database.run(args, base, server_cpus, wrk_cpus, node_env, BENCH)
+        return only("db", "database", r, database.markdown(r, fmt_ms))
 
     report = {"versions": versions(args.bin), "server_cpus": n, "rounds": args.rounds,
               "duration_s": args.duration, "routes": {}, "memory": {}, "startup_ms": {}}

@@ -5,7 +5,6 @@
  */
 #include "na/handlers.h"
 
-#include <microhttpd.h>
 #include <stddef.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -16,14 +15,6 @@
 #include "handlers_loadtest.h"
 #include "na/clock.h"
 #include "na/openapi.h"
-
-/* A reply whose body is in its own storage. */
-static void reply_buf(struct na_reply *r, struct na_buf *b, unsigned status)
-{
-    na_buf_init(b, r->storage, sizeof(r->storage));
-    r->status = status;
-    r->body = r->storage;
-}
 
 unsigned na_handle_health(struct na_app *app, struct na_buf *b)
 {
@@ -66,7 +57,7 @@ static void health(struct na_request *req)
 {
     struct na_buf b;
 
-    reply_buf(req->reply, &b, 200);
+    na_reply_buf(req->reply, &b, 200);
     req->reply->status = na_handle_health(req->app, &b);
     req->reply->len = b.len;
 }

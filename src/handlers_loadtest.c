@@ -18,20 +18,12 @@
 #include "na/clock.h"
 #include "na/log.h"
 
-/* A reply whose body is in its own storage. */
-static void reply_buf(struct na_reply *r, struct na_buf *b, unsigned status)
-{
-    na_buf_init(b, r->storage, sizeof(r->storage));
-    r->status = status;
-    r->body = r->storage;
-}
-
-/* Parses a route parameter of 1 to `max_digits` digits; -1 if it is not one. */
-static long long param_number(const struct na_match *m, size_t max_digits)
+/* Parses a route parameter of 1 to 9 digits; -1 if it is not one. */
+static long long param_number(const struct na_match *m)
 {
     long long v = 0;
 
-    if (!m->param_len || m->param_len > max_digits)
+    if (!m->param_len || m->param_len > 9)
         return -1;
     for (size_t i = 0; i < m->param_len; i++) {
         if (m->param[i] < '0' || m->param[i] > '9')
@@ -50,7 +42,7 @@ static long long param_number(const struct na_match *m, size_t max_digits)
 static bool param_refused(struct na_request *req, unsigned min, unsigned max, const char *what,
                           const char *unit)
 {
-    long long v = param_number(&req->match, 9);
+    long long v = param_number(&req->match);
     char msg[96];
 
     if (v < (long long)min || v > (long long)max) {
@@ -184,7 +176,7 @@ static void delay(struct na_request *req)
     struct na_reply *out = req->reply;
     struct na_buf b;
 
-    reply_buf(out, &b, 200);
+    na_reply_buf(out, &b, 200);
     na_buf_printf(&b, "{\"delayed_ms\":%llu}", (unsigned long long)req->amount);
     out->len = b.len;
     out->delay_ms = (unsigned)req->amount;
@@ -206,7 +198,7 @@ static void status_route(struct na_request *req)
         status_headers(req, (unsigned)code);
         return;
     }
-    reply_buf(out, &b, (unsigned)code);
+    na_reply_buf(out, &b, (unsigned)code);
     /* 204, 205 and 304 carry no body (RFC 9110, 15.3.5, 15.3.6 and 15.4.5). */
     if (code != 204 && code != 205 && code != 304)
         na_buf_printf(&b, "{\"status\":%lld}", code);
@@ -248,7 +240,7 @@ static void burn(struct na_request *req, const atomic_bool *stop, const atomic_b
         for (unsigned i = 0; i < 20000; i++)
             sink = sink * UINT64_C(6364136223846793005) + 1442695040888963407u;
     }
-    reply_buf(out, &b, 200);
+    na_reply_buf(out, &b, 200);
     na_buf_printf(&b, "{\"cpu_ms\":%llu,\"wall_ms\":%.1f}", (unsigned long long)req->amount,
                   na_clock_ms_since(wall0));
     out->len = b.len;
@@ -260,7 +252,7 @@ static void cpu(struct na_request *req)
     struct na_buf b;
 
     if (!req->amount) {
-        reply_buf(out, &b, 200);
+        na_reply_buf(out, &b, 200);
         na_buf_puts(&b, "{\"cpu_ms\":0,\"wall_ms\":0}");
         out->len = b.len;
         return;
@@ -389,7 +381,7 @@ static void health_toggle(struct na_request *req, bool fail)
         else
             na_log(NA_LOG_INFO, "health restored: POST /health/enable");
     }
-    reply_buf(req->reply, &b, 200);
+    na_reply_buf(req->reply, &b, 200);
     na_buf_puts(&b, fail ? "{\"healthy\":false}" : "{\"healthy\":true}");
     req->reply->len = b.len;
 }

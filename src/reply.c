@@ -41,6 +41,13 @@ void na_reply_release(struct na_reply *r)
     r->len = 0;
 }
 
+void na_reply_buf(struct na_reply *r, struct na_buf *b, unsigned status)
+{
+    na_buf_init(b, r->storage, sizeof(r->storage));
+    r->status = status;
+    r->body = r->storage;
+}
+
 void na_reply_error(struct na_reply *r, unsigned status, const char *message)
 {
     struct na_buf b;

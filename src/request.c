@@ -433,7 +433,10 @@ static size_t lookup_all(const struct na_request *req, const char *name, const c
     return a.n;
 }
 
-/* The deferred reply is ready; called once, from the timer's or a store's thread, or inline. */
+/*
+ * The deferred reply is ready; called once, inline or from the timer's, a
+ * worker's or a store's thread.
+ */
 static void resume(struct na_request *req)
 {
     struct conn *c = req->server_cls;

@@ -87,6 +87,12 @@ void na_reply_reset(struct na_reply *r);
 /* Releases the body if the reply still owns it. */
 void na_reply_release(struct na_reply *r);
 
+/*
+ * Points `b` at r->storage and makes it r's body with `status`: the
+ * handler then encodes into `b` and sets r->len to b->len.
+ */
+void na_reply_buf(struct na_reply *r, struct na_buf *b, unsigned status);
+
 /* Makes `r` an error reply: the JSON error body in r->storage. */
 void na_reply_error(struct na_reply *r, unsigned status, const char *message);
 
