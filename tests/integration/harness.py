@@ -203,6 +203,21 @@ class Server:
         self.stop()
 
 
+def scrape(srv):
+    """The text of `srv`'s /metrics, from the metrics port its start line names."""
+    import urllib.request
+    port = srv.wait_log(lambda l: l.get("message", "").startswith("Server started"))["metrics_port"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+        return r.read().decode()
+
+
+def sample(text, name):
+    """The value of the unlabelled series `name` in a scrape; None if absent."""
+    import re
+    m = re.search(r"^" + re.escape(name) + r" (\S+)$", text, re.M)
+    return float(m.group(1)) if m else None
+
+
 def run(args=(), env=None, timeout=20.0):
     """Runs the binary to completion: (exit status, stdout, stderr)."""
     full_env = {k: v for k, v in os.environ.items()}

@@ -4,14 +4,12 @@ without the switch."""
 
 import json
 import os
-import re
 import signal
 import threading
 import time
 import unittest
-import urllib.request
 
-from harness import SANITIZED, Server, read_response, run
+from harness import SANITIZED, Server, read_response, run, sample, scrape
 
 KEY = "k3y"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -26,17 +24,6 @@ def payload(n):
 
 def access_line(srv, request_id, timeout=10.0):
     return srv.wait_log(lambda l: l.get("request_id") == request_id and "status" in l, timeout)
-
-
-def scrape(srv):
-    port = srv.wait_log(lambda l: l.get("message", "").startswith("Server started"))["metrics_port"]
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
-        return r.read().decode()
-
-
-def sample(text, name):
-    m = re.search(r"^" + re.escape(name) + r" (\S+)$", text, re.M)
-    return float(m.group(1)) if m else None
 
 
 def cpu_seconds(pid):
