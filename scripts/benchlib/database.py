@@ -18,7 +18,7 @@ KEY = "bench-key"
 OPS = [("GET", "/api/items", None), ("POST", "/api/items", "post"),
        ("PUT", "/api/items/1", "put"), ("DELETE", "/api/items/1", "delete")]
 PUT_IDS = 1000  # PUTs cycle over the first thousand rows
-SEED_ROWS = 400000
+SEED_ROWS = 1000000
 
 
 def run(args, base, server_cpus, wrk_cpus, node_env, bench):
