@@ -43,6 +43,7 @@ static const struct {
     {"DATABASE_URL", "unset", "PostgreSQL URL or conninfo; unset: embedded store"},
     {"API_KEY", "unset", "key for POST/PUT/DELETE (Bearer or X-API-Key); unset: 403"},
     {"DB_POOL_SIZE", "10", "database connections (one per database worker)"},
+    {"DB_WRITE_GROUP_MAX", "32", "queued plain POSTs committed together, at most (1: alone)"},
     {"DB_CONNECT_TIMEOUT_S", "5", "connect timeout per attempt"},
     {"DB_STATEMENT_TIMEOUT_MS", "5000", "statement_timeout of every connection"},
     {"DB_ACQUIRE_TIMEOUT_MS", "1000", "wait for a free connection, then 503"},
@@ -441,6 +442,7 @@ int na_config_load(struct na_config *cfg, na_getenv_fn get, void *ctx, const str
         get_secret(&l, "API_KEY", c.api_key, sizeof(c.api_key)))
         return -1;
     if (get_uint32(&l, "DB_POOL_SIZE", 10, 1, 100, &c.db_pool_size) ||
+        get_uint32(&l, "DB_WRITE_GROUP_MAX", 32, 1, 1000, &c.db_write_group_max) ||
         get_uint32(&l, "DB_CONNECT_TIMEOUT_S", 5, 1, 60, &c.db_connect_timeout_s) ||
         get_uint32(&l, "DB_STATEMENT_TIMEOUT_MS", 5000, 1, 600000, &c.db_statement_timeout_ms) ||
         get_uint32(&l, "DB_ACQUIRE_TIMEOUT_MS", 1000, 1, 60000, &c.db_acquire_timeout_ms) ||

@@ -46,8 +46,9 @@ struct na_pgpool {
     bool down_logged; /* "database unavailable" said, "connected" not yet */
     bool ever_connected;
     bool shut;
-    unsigned long long reconnects; /* item connections opened again after one was lost */
-    unsigned long long errors;     /* item calls that failed on their connection */
+    unsigned long long reconnects;      /* item connections opened again after one was lost */
+    unsigned long long errors;          /* item calls that failed on their connection */
+    unsigned long long groups, grouped; /* write groups run, and the calls in them */
     atomic_bool stop;
 };
 
@@ -123,6 +124,26 @@ void na_pgpool_submit(struct na_pgpool *p, struct na_store_call *call)
     pthread_mutex_unlock(&p->lock);
 }
 
+/*
+ * With the lock held, after `first` was popped: links the groupable calls
+ * queued right behind it onto it, up to group_max in all. Returns how many
+ * calls `first` now heads.
+ */
+static unsigned take_group(struct na_pgpool *p, struct lane *l, struct na_store_call *first)
+{
+    struct na_store_call *last = first;
+    unsigned n = 1;
+
+    if (!p->cfg.run_group || p->cfg.group_max < 2 || !p->cfg.groupable(first, p->cfg.cls))
+        return 1;
+    while (n < p->cfg.group_max && l->head && p->cfg.groupable(l->head, p->cfg.cls)) {
+        last->next = pop(l);
+        last = last->next;
+        n++;
+    }
+    return n;
+}
+
 /* Logs the pool's transitions between reachable and not. Called unlocked. */
 static void note_connect(struct na_pgpool *p, bool ok, const char *err)
 {
@@ -180,6 +201,7 @@ static void *worker_main(void *arg)
 
     while (!atomic_load(&p->stop)) {
         struct na_store_call *call;
+        unsigned n;
         bool keep;
 
         if (!conn) {
@@ -216,6 +238,7 @@ static void *worker_main(void *arg)
             }
         }
         call = atomic_load(&p->stop) ? NULL : pop(l);
+        n = call ? take_group(p, l, call) : 0;
         if (call)
             l->busy++;
         pthread_mutex_unlock(&p->lock);
@@ -239,23 +262,35 @@ static void *worker_main(void *arg)
 
         uint64_t t0 = na_clock_ns();
 
-        keep = p->cfg.run(conn, call, p->cfg.cls);
-        if (p->cfg.metrics && l == &p->items)
-            na_metrics_db_query(p->cfg.metrics, na_clock_ns() - t0);
+        keep =
+            n > 1 ? p->cfg.run_group(conn, call, p->cfg.cls) : p->cfg.run(conn, call, p->cfg.cls);
+        t0 = na_clock_ns() - t0;
 
         pthread_mutex_lock(&p->lock);
         l->busy--;
         if (!keep)
             l->connected--;
-        if (l == &p->items && (call->rc == NA_STORE_UNAVAILABLE || call->rc == NA_STORE_UNKNOWN ||
-                               call->rc == NA_STORE_ERROR))
-            p->errors++;
+        if (n > 1) {
+            p->groups++;
+            p->grouped += n;
+        }
+        for (struct na_store_call *c = call; c; c = c->next)
+            if (l == &p->items && (c->rc == NA_STORE_UNAVAILABLE || c->rc == NA_STORE_UNKNOWN ||
+                                   c->rc == NA_STORE_ERROR))
+                p->errors++;
         pthread_mutex_unlock(&p->lock);
         if (!keep) {
             p->cfg.close(conn, p->cfg.cls);
             conn = NULL;
         }
-        call->done(call);
+        while (call) {
+            struct na_store_call *next = call->next; /* done() may reuse the call */
+
+            if (p->cfg.metrics && l == &p->items)
+                na_metrics_db_query(p->cfg.metrics, t0);
+            call->done(call);
+            call = next;
+        }
     }
     if (conn) {
         p->cfg.close(conn, p->cfg.cls);
@@ -382,6 +417,8 @@ void na_pgpool_stats(struct na_pgpool *p, struct na_pgpool_stats *out)
     out->acquire_timeouts = p->items.timeouts;
     out->reconnects = p->reconnects;
     out->errors = p->errors;
+    out->groups = p->groups;
+    out->grouped = p->grouped;
     pthread_mutex_unlock(&p->lock);
 }
 

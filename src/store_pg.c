@@ -2,16 +2,18 @@
  * store_pg: items in PostgreSQL, through the worker pool (see
  * include/na/store.h and include/na/pgpool.h).
  *
- * Each connection is readied once: the schema is migrated (unless
- * DB_MIGRATE=off) until one connection has done it, then the statements are
- * prepared. A write without an Idempotency-Key is one statement in
- * autocommit; one with a key is a transaction that takes the key's
- * advisory lock, then writes the item and the key's record in one
- * statement, then commits (see run_keyed()). Either way an answer of
- * success always means committed, and no answer after the commit was sent
- * is reported as unknown, never as "retry". Prices travel as numeric text,
- * never as floating point.
+ * Each connection is readied once (see store_pg_conn.h). A write without an Idempotency-Key is one
+ * statement in autocommit; one with a key is a transaction that takes the key's advisory lock, then
+ * writes the item and the key's record in one statement, then commits (see run_keyed()). Either way
+ * an answer of success always means committed, and no answer after the commit was sent is reported
+ * as unknown, never as "retry". Prices travel as numeric text, never as floating point.
+ *
+ * Plain creates that queue for a connection together go as a group (see
+ * run_group()): still one INSERT each, answered each by its own result,
+ * but in one transaction sent in one round trip, so PostgreSQL flushes its
+ * WAL once for all of them.
  */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -22,91 +24,16 @@
 #include "na/config.h"
 #include "na/item.h"
 #include "na/log.h"
-#include "na/migrate.h"
 #include "na/pg.h"
 #include "na/pgpool.h"
 #include "na/store.h"
+#include "store_pg_conn.h"
 
 struct pg_store {
     struct na_store base;
     const struct na_config *cfg;
     struct na_pgpool *pool;
     atomic_bool schema_ready;
-};
-
-/* A pool connection. */
-struct conn {
-    PGconn *pg;
-    bool keys_ready; /* the Idempotency-Key statements are prepared */
-};
-
-#define COLUMNS "id, name, price::text"
-
-struct statement {
-    const char *name, *sql;
-};
-
-static const struct statement statements[] = {
-    {"na_list", "SELECT " COLUMNS " FROM items ORDER BY id LIMIT $1 OFFSET $2"},
-    {"na_get", "SELECT " COLUMNS " FROM items WHERE id = $1"},
-    {"na_create", "INSERT INTO items (name, price) VALUES ($1, $2::numeric) RETURNING " COLUMNS},
-    {"na_update", "UPDATE items SET name = $2, price = $3::numeric, updated_at = now()"
-                  " WHERE id = $1 RETURNING " COLUMNS},
-    {"na_delete", "DELETE FROM items WHERE id = $1"},
-};
-
-/*
- * Keyed writes: $1 scope, $2 key, $3 fingerprint, then the write's own
- * parameters, then the TTL in seconds. `prior` is the key's live record;
- * the write and the new record happen only without one. The record of an
- * expired key is replaced (ON CONFLICT): the advisory lock the transaction
- * holds keeps every other writer of the key out. Rows: id, name, price,
- * replayed, status, fingerprint; none for a new 404.
- */
-#define PRIOR                                                                                      \
-    "WITH prior AS (SELECT item_id, item_name, item_price::text AS item_price, status, "           \
-    "fingerprint"                                                                                  \
-    " FROM idempotency_keys WHERE scope = $1 AND key = $2 AND expires_at > clock_timestamp())"
-#define RECORD                                                                                     \
-    "INSERT INTO idempotency_keys (scope, key, fingerprint, status, item_id, item_name,"           \
-    " item_price, expires_at) "
-#define REPLACE                                                                                    \
-    " ON CONFLICT (scope, key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,"                  \
-    " status = EXCLUDED.status, item_id = EXCLUDED.item_id, item_name = EXCLUDED.item_name,"       \
-    " item_price = EXCLUDED.item_price, created_at = now(), expires_at = EXCLUDED.expires_at"
-#define REPLAY                                                                                     \
-    " UNION ALL SELECT item_id, item_name, item_price, true, status, fingerprint FROM prior"
-/* From the write itself, not from the start of its transaction (now()), which may have waited. */
-#define EXPIRES(n) "clock_timestamp() + $" #n "::integer * interval '1 second'"
-
-static const struct statement keyed_statements[] = {
-    {"na_key_lock", "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))"},
-    {"na_key_create",
-     PRIOR ", w AS (INSERT INTO items (name, price) SELECT $4, $5::numeric"
-           " WHERE NOT EXISTS (SELECT 1 FROM prior) RETURNING id, name, price),"
-           " rec AS (" RECORD "SELECT $1, $2, $3, 201, id, name, price, " EXPIRES(
-               6) " FROM w" REPLACE ")"
-                  " SELECT id, name, price::text, false, 201, NULL::text FROM w" REPLAY},
-    {"na_key_update",
-     PRIOR ", w AS (UPDATE items SET name = $5, price = $6::numeric, updated_at = now()"
-           " WHERE id = $4 AND NOT EXISTS (SELECT 1 FROM prior) RETURNING id, name, price),"
-           " rec AS (" RECORD "SELECT $1, $2, $3, CASE WHEN w.id IS NULL THEN 404 ELSE 200 END,"
-           " w.id, w.name, w.price, " EXPIRES(
-               7) " FROM (SELECT 1) one LEFT JOIN w ON true WHERE NOT EXISTS (SELECT 1 FROM "
-                  "prior)" REPLACE
-                  ") SELECT id, name, price::text, false, 200, NULL::text FROM w" REPLAY},
-    {"na_key_delete",
-     PRIOR ", w AS (DELETE FROM items WHERE id = $4 AND NOT EXISTS (SELECT 1 FROM prior)"
-           " RETURNING id),"
-           " rec AS (" RECORD "SELECT $1, $2, $3, CASE WHEN w.id IS NULL THEN 404 ELSE 204 END,"
-           " NULL::bigint, NULL::text, NULL::numeric, " EXPIRES(
-               5) " FROM (SELECT 1) one LEFT JOIN w ON true WHERE NOT EXISTS (SELECT 1 FROM "
-                  "prior)" REPLACE
-                  ") SELECT id, NULL::text, NULL::text, false, 204, NULL::text FROM w" REPLAY},
-    /* Expired records, a batch at a time; rows another task is purging are skipped. */
-    {"na_key_purge", "DELETE FROM idempotency_keys WHERE (scope, key) IN (SELECT scope, key"
-                     " FROM idempotency_keys WHERE expires_at <= clock_timestamp() LIMIT 1000"
-                     " FOR UPDATE SKIP LOCKED)"},
 };
 
 #define PURGE_BATCH 1000
@@ -116,100 +43,17 @@ static struct pg_store *from(struct na_store *s)
     return (struct pg_store *)s;
 }
 
-/* Prepares a set of statements; 0, or -1 with `err` and the SQLSTATE of the failure. */
-static int prepare(PGconn *pg, const struct statement *set, size_t n, unsigned timeout, char *err,
-                   size_t errlen, char state[6])
+static void close_conn(void *handle, void *cls)
 {
-    char sql[4096];
-
-    for (size_t i = 0; i < n; i++) {
-        struct na_pg_fate fate;
-        PGresult *res;
-
-        snprintf(sql, sizeof(sql), "PREPARE %s AS %s", set[i].name, set[i].sql);
-        res = na_pg_exec(pg, NULL, sql, 0, NULL, na_clock_after_ms(timeout), &fate);
-        if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-            const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-
-            if (s && !strcmp(s, "42P05")) { /* prepared by an earlier, partial attempt */
-                PQclear(res);
-                continue;
-            }
-
-            snprintf(state, 6, "%s", s ? s : "");
-            snprintf(err, errlen, "preparing statements: %s",
-                     res ? PQresultErrorMessage(res) : "no answer");
-            err[strcspn(err, "\n")] = '\0';
-            PQclear(res);
-            return -1;
-        }
-        PQclear(res);
-    }
-    return 0;
-}
-
-/* Readies a new connection: the schema (once), then the prepared statements. */
-static int setup(struct pg_store *ps, struct conn *c, char *err, size_t errlen)
-{
-    unsigned timeout = ps->cfg->db_statement_timeout_ms + 1000;
-    size_t nplain = sizeof(statements) / sizeof(statements[0]);
-    size_t nkeyed = sizeof(keyed_statements) / sizeof(keyed_statements[0]);
-    char state[6];
-
-    if (ps->cfg->db_migrate && !atomic_load(&ps->schema_ready)) {
-        int before, after;
-
-        if (na_migrate(c->pg, timeout, &before, &after, err, errlen))
-            return -1;
-        if (after != before)
-            na_logf(NA_LOG_INFO, "database schema migrated", NA_LF_INT("from_version", before),
-                    NA_LF_INT("to_version", after));
-        atomic_store(&ps->schema_ready, true);
-    }
-    if (prepare(c->pg, statements, nplain, timeout, err, errlen, state))
-        return -1;
-    /*
-     * A schema older than this build (DB_MIGRATE=off before `node-api
-     * migrate` ran) still serves everything but keyed writes, which answer
-     * 503 until it is migrated: better than no database at all.
-     */
-    c->keys_ready = !prepare(c->pg, keyed_statements, nkeyed, timeout, err, errlen, state);
-    if (!c->keys_ready && strcmp(state, "42P01"))
-        return -1;
-    return 0;
+    (void)cls;
+    na_pg_conn_close(handle);
 }
 
 static void *open_conn(void *cls, const atomic_bool *stop, char *err, size_t errlen)
 {
     struct pg_store *ps = cls;
-    struct na_pg_options o = {
-        .conninfo = ps->cfg->database_url,
-        .connect_timeout_s = ps->cfg->db_connect_timeout_s,
-        .statement_timeout_ms = ps->cfg->db_statement_timeout_ms,
-        .stop = stop,
-    };
-    struct conn *c = calloc(1, sizeof(*c));
 
-    if (!c) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    c->pg = na_pg_connect(&o, err, errlen);
-    if (!c->pg || setup(ps, c, err, errlen)) {
-        PQfinish(c->pg);
-        free(c);
-        return NULL;
-    }
-    return c;
-}
-
-static void close_conn(void *handle, void *cls)
-{
-    struct conn *c = handle;
-
-    (void)cls;
-    PQfinish(c->pg);
-    free(c);
+    return na_pg_conn_open(ps->cfg, &ps->schema_ready, stop, err, errlen);
 }
 
 /* Reads row `i` of an id, name, price result. */
@@ -263,12 +107,7 @@ static void read_rows(const PGresult *res, struct na_store_call *call)
         bad_row(call);
 }
 
-/* The parameters of a write, as text. */
-struct write_params {
-    char id[24], price[32], ttl[16];
-};
-
-static void write_params(const struct na_store_call *call, struct write_params *w)
+static void write_params(const struct na_store_call *call, struct na_pg_write_params *w)
 {
     snprintf(w->id, sizeof(w->id), "%" PRId64, call->id);
     snprintf(w->price, sizeof(w->price), "%" PRId64 ".%02" PRId64, call->item.price_cents / 100,
@@ -338,7 +177,7 @@ static void read_keyed(const PGresult *res, struct na_store_call *call)
  * without an answer to COMMIT, the outcome is unknown, and a retry with
  * the same key tells.
  */
-static bool run_keyed(struct pg_store *ps, struct conn *c, struct na_store_call *call,
+static bool run_keyed(struct pg_store *ps, struct na_pg_conn *c, struct na_store_call *call,
                       uint64_t deadline)
 {
     static const char *const names[] = {
@@ -346,7 +185,7 @@ static bool run_keyed(struct pg_store *ps, struct conn *c, struct na_store_call 
         [NA_STORE_UPDATE] = "na_key_update",
         [NA_STORE_DELETE] = "na_key_delete",
     };
-    struct write_params w;
+    struct na_pg_write_params w;
     const char *params[7] = {call->idem.scope, call->idem.key, call->idem.fingerprint};
     char lock[NA_IDEM_HEX + NA_IDEM_KEY_MAX + 2];
     const char *lock_param[1] = {lock};
@@ -354,15 +193,7 @@ static bool run_keyed(struct pg_store *ps, struct conn *c, struct na_store_call 
     bool keep = true, taken;
     PGresult *res;
 
-    if (!c->keys_ready) {
-        /* Perhaps `node-api migrate` has run since: look again (one round trip, only here). */
-        char err[256], state[6];
-
-        c->keys_ready = !prepare(c->pg, keyed_statements,
-                                 sizeof(keyed_statements) / sizeof(keyed_statements[0]),
-                                 ps->cfg->db_statement_timeout_ms + 1000, err, sizeof(err), state);
-    }
-    if (!c->keys_ready) {
+    if (!na_pg_conn_keys_ready(c, ps->cfg)) {
         call->rc = NA_STORE_UNAVAILABLE;
         snprintf(call->detail, sizeof(call->detail),
                  "database schema too old for Idempotency-Key: run node-api migrate");
@@ -419,8 +250,8 @@ rollback:
 static bool run(void *handle, struct na_store_call *call, void *cls)
 {
     struct pg_store *ps = cls;
-    struct conn *c = handle;
-    struct write_params w;
+    struct na_pg_conn *c = handle;
+    struct na_pg_write_params w;
     const char *params[3];
     const char *stmt = NULL, *sql = NULL;
     unsigned ms = call->deadline_ms ? call->deadline_ms : ps->cfg->db_statement_timeout_ms + 1000;
@@ -485,6 +316,70 @@ static bool run(void *handle, struct na_store_call *call, void *cls)
     return true;
 }
 
+/* Plain creates may share a commit: a keyed write is a transaction of its own. */
+static bool groupable(const struct na_store_call *call, void *cls)
+{
+    (void)cls;
+    return call->op == NA_STORE_CREATE && !call->idem.key[0];
+}
+
+/*
+ * A group of plain creates (see na_pgpool_config): one INSERT each, in one
+ * transaction and one round trip. Committed: each call reads its own row.
+ * Rolled back (the database refused one of them, or the COMMIT): none was
+ * written, so each runs again alone and gets its own outcome, as if it had
+ * never been grouped. No answer: each is unknown (504) if the COMMIT was
+ * sent, else unavailable (503), as a single write would be.
+ */
+static bool run_group(void *handle, struct na_store_call *calls, void *cls)
+{
+    struct pg_store *ps = cls;
+    struct na_pg_conn *c = handle;
+    uint64_t t0 = na_clock_ns(), deadline = UINT64_MAX;
+    struct na_pg_fate fate;
+    enum na_pg_group_rc rc;
+    bool keep = true;
+    unsigned n = 0;
+
+    for (struct na_store_call *call = calls; call; call = call->next, n++) {
+        unsigned ms =
+            call->deadline_ms ? call->deadline_ms : ps->cfg->db_statement_timeout_ms + 1000;
+        uint64_t d = na_clock_after_ms(ms);
+
+        assert(n < c->group_max && groupable(call, cls));
+        deadline = d < deadline ? d : deadline;
+        write_params(call, &c->group_params[n]);
+        c->group[n] = (struct na_pg_stmt){
+            .stmt = "na_create",
+            .nparams = 2,
+            .params = {call->item.name, c->group_params[n].price},
+        };
+    }
+    rc = na_pg_exec_group(c->pg, c->group, n, c->group_results, deadline, &fate);
+    n = 0;
+    for (struct na_store_call *call = calls; call; call = call->next, n++) {
+        if (rc == NA_PG_GROUP_COMMITTED) {
+            read_rows(c->group_results[n], call);
+            PQclear(c->group_results[n]);
+            call->latency_ms = na_clock_ms_since(t0);
+        } else if (rc == NA_PG_GROUP_ROLLED_BACK && keep) {
+            keep = run(handle, call, cls);
+        } else {
+            struct na_pg_fate f = fate;
+
+            /* Certainly not written (NOT_DONE, or no connection left to run it again on). */
+            if (rc != NA_PG_GROUP_NO_ANSWER)
+                f.sent = false;
+            na_pg_classify(c->pg, NULL, &f, true, call);
+            keep = false;
+            call->latency_ms = na_clock_ms_since(t0);
+        }
+    }
+    if (rc == NA_PG_GROUP_COMMITTED)
+        keep = PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF;
+    return keep;
+}
+
 /*
  * Between calls, the health lane's worker purges expired Idempotency-Keys
  * in batches of PURGE_BATCH, a slice of at most 100 ms at a time, so no
@@ -496,7 +391,7 @@ static bool run(void *handle, struct na_store_call *call, void *cls)
 static bool purge(void *handle, void *cls, bool *more)
 {
     struct pg_store *ps = cls;
-    struct conn *c = handle;
+    struct na_pg_conn *c = handle;
     uint64_t stop = na_clock_after_ms(100);
     struct na_store_call scratch = {.op = NA_STORE_DELETE};
     bool keep = true;
@@ -541,6 +436,8 @@ static void pg_health(struct na_store *s, struct na_store_health *out)
     out->pool_acquire_timeouts = st.acquire_timeouts;
     out->pool_reconnects = st.reconnects;
     out->pool_errors = st.errors;
+    out->write_groups = st.groups;
+    out->writes_grouped = st.grouped;
 }
 
 static uint64_t pg_generation(struct na_store *s)
@@ -578,6 +475,9 @@ struct na_store *na_store_pg_new(const struct na_config *cfg, struct na_metrics 
         .health_timeout_ms = cfg->db_health_timeout_ms,
         .open = open_conn,
         .run = run,
+        .groupable = groupable,
+        .run_group = run_group,
+        .group_max = cfg->db_write_group_max,
         .close = close_conn,
         .idle = purge,
         /* A key is purged within about half its lifetime (a minute at most) of expiring. */

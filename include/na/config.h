@@ -61,6 +61,7 @@ struct na_config {
     char api_key[513];       /* empty: writes answer 403 */
 
     unsigned db_pool_size;
+    unsigned db_write_group_max; /* plain creates committed in one transaction, at most */
     unsigned db_connect_timeout_s;
     unsigned db_statement_timeout_ms;
     unsigned db_acquire_timeout_ms;

@@ -13,6 +13,12 @@
  * backoff step however busy the service is. A worker that is not connected
  * takes no calls.
  *
+ * Write groups: a call that groupable() accepts is popped together with
+ * the groupable calls queued right behind it, up to group_max in all, and
+ * the group runs as one run_group() on the worker's connection (PostgreSQL
+ * commits it once instead of once per call). Groups form only from calls
+ * already waiting, so a lone call never waits for company.
+ *
  * PING calls (the deep health check) have a lane of their own, one worker
  * and one connection, so a saturated pool still gets a true answer about
  * the database, within the ping's own deadline.
@@ -52,6 +58,17 @@ struct na_pgpool_config {
     void *(*open)(void *cls, const atomic_bool *stop, char *err, size_t errlen);
     /* Runs a call on `conn`; returns false when the connection must be closed. */
     bool (*run)(void *conn, struct na_store_call *call, void *cls);
+    /*
+     * Optional write groups. groupable() says whether a call may join one;
+     * it is called with the pool's lock held, so it only reads the call.
+     * run_group() runs a group of 2 to group_max calls, linked through
+     * call->next in arrival order, setting each one's outcome; the pool
+     * finishes them (done()) afterwards, in that order. Returns false when
+     * the connection must be closed.
+     */
+    bool (*groupable)(const struct na_store_call *call, void *cls);
+    bool (*run_group)(void *conn, struct na_store_call *calls, void *cls);
+    unsigned group_max; /* 0 or 1: no groups */
     void (*close)(void *conn, void *cls);
     /*
      * Optional housekeeping: the health lane's worker runs it on its
@@ -80,6 +97,7 @@ struct na_pgpool_stats {
     unsigned long long acquire_timeouts;     /* since start: calls answered 503 unrun */
     unsigned long long reconnects;           /* item connections opened again */
     unsigned long long errors; /* item calls that failed on their connection (503, 504, 500) */
+    unsigned long long groups, grouped; /* groups run, and the calls in them */
 };
 
 void na_pgpool_stats(struct na_pgpool *p, struct na_pgpool_stats *out);

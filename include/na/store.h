@@ -115,7 +115,8 @@ struct na_store_health {
     unsigned pool_size, pool_connected, pool_busy, pool_waiting;
     unsigned long long pool_acquire_timeouts, pool_reconnects; /* since start */
     unsigned long long pool_errors; /* calls that failed on their connection, since start */
-    unsigned long long coalesced;   /* reads that shared another's query, since start */
+    unsigned long long write_groups, writes_grouped; /* writes committed together, since start */
+    unsigned long long coalesced; /* reads that shared another's query, since start */
 };
 
 struct na_store;

@@ -55,6 +55,7 @@ static void test_defaults(void **state)
     assert_string_equal(c.emf_namespace, "node-api");
     assert_int_equal(c.budget.limit_bytes, 0);
     assert_int_equal(c.budget.max_connections, NA_DEFAULT_MAX_CONNECTIONS);
+    assert_int_equal(c.db_write_group_max, 32);
 }
 
 static void test_values(void **state)
@@ -81,6 +82,8 @@ static void test_values(void **state)
                          "512",
                          "MAX_CONNECTIONS",
                          "1000",
+                         "DB_WRITE_GROUP_MAX",
+                         "1",
                          NULL};
     struct na_config c;
     struct na_config_error e;
@@ -98,6 +101,7 @@ static void test_values(void **state)
     assert_true(c.loadtest_routes);
     assert_int_equal(c.budget.limit_bytes, 512 * NA_MIB);
     assert_int_equal(c.budget.max_connections, 1000);
+    assert_int_equal(c.db_write_group_max, 1);
 }
 
 static void test_empty_is_unset(void **state)
@@ -145,6 +149,8 @@ static void test_errors_name_the_variable(void **state)
         {"NODE_ENV", "bad\x01"},
         {"APP_VERSION", "\xff\xfe"},
         {"MAX_CONNECTIONS", "0"},
+        {"DB_WRITE_GROUP_MAX", "0"},
+        {"DB_WRITE_GROUP_MAX", "1001"},
         {"FAULT_ERROR_PERCENT", "101"},
         {"FAULT_ERROR_PERCENT", "ten"},
         {"FAULT_DELAY_MS", "200-100"},

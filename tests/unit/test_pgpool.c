@@ -2,7 +2,7 @@
  * Unit tests for pgpool, over fake connections whose opening can fail and
  * whose calls can be held: queueing in arrival order, the acquire timeout
  * counted from arrival, backoff that traffic cannot cut short, recovery,
- * and the shutdown.
+ * the shutdown, and write groups.
  */
 #include "unit.h"
 
@@ -417,6 +417,82 @@ static void test_housekeeping_in_slices(void **state)
     na_pgpool_free(p);
 }
 
+/* Write groups: creates are groupable; the sizes of the groups run, in order. */
+static unsigned group_sizes[8], ngroups;
+
+static bool fake_groupable(const struct na_store_call *call, void *cls)
+{
+    (void)cls;
+    return call->op == NA_STORE_CREATE;
+}
+
+static bool fake_run_group(void *conn, struct na_store_call *calls, void *cls)
+{
+    unsigned n = 0;
+
+    (void)conn;
+    (void)cls;
+    for (struct na_store_call *c = calls; c; c = c->next, n++)
+        c->rc = NA_STORE_OK;
+    pthread_mutex_lock(&f.lock);
+    if (ngroups < 8)
+        group_sizes[ngroups++] = n;
+    pthread_mutex_unlock(&f.lock);
+    return true;
+}
+
+static void test_write_groups(void **state)
+{
+    struct na_pgpool_config c = {
+        .size = 1,
+        .acquire_timeout_ms = 5000,
+        .health_timeout_ms = 1000,
+        .open = fake_open,
+        .run = fake_run,
+        .close = fake_close,
+        .groupable = fake_groupable,
+        .run_group = fake_run_group,
+        .group_max = 3,
+    };
+    /* a runs (held); b c d e f queue, g (a read) after them, then h. */
+    enum na_store_op ops[8] = {NA_STORE_CREATE, NA_STORE_CREATE, NA_STORE_CREATE, NA_STORE_CREATE,
+                               NA_STORE_CREATE, NA_STORE_CREATE, NA_STORE_GET,    NA_STORE_CREATE};
+    struct probe pr[8];
+    struct na_pgpool_stats st;
+    unsigned two = 2, one = 1;
+    struct na_pgpool *p;
+
+    (void)state;
+    fake_reset(0, true);
+    ngroups = 0;
+    finished = 0;
+    p = na_pgpool_start(&c);
+    assert_non_null(p);
+    wait_until(all_connected, &two);
+    for (int i = 0; i < 8; i++) {
+        probe_init(&pr[i], 0);
+        pr[i].call.op = ops[i];
+        submit(p, &pr[i]);
+        if (i == 0)
+            wait_until(held_is, &one);
+    }
+    release();
+    while (!order_of(&pr[7]))
+        sched_yield();
+    /* a alone; b c d (group_max); e f (the read ends it); g alone (run); h alone. */
+    assert_int_equal(ngroups, 2);
+    assert_int_equal(group_sizes[0], 3);
+    assert_int_equal(group_sizes[1], 2);
+    for (int i = 0; i < 8; i++) {
+        assert_int_equal(order_of(&pr[i]), i + 1); /* finished in arrival order */
+        assert_int_equal(pr[i].call.rc, NA_STORE_OK);
+    }
+    na_pgpool_stats(p, &st);
+    assert_int_equal(st.groups, 2);
+    assert_int_equal(st.grouped, 5);
+    na_pgpool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -426,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_recovers_when_the_database_returns),
         cmocka_unit_test(test_shutdown),
         cmocka_unit_test(test_housekeeping_in_slices),
+        cmocka_unit_test(test_write_groups),
     };
 
     return RUN(tests);

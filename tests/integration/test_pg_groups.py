@@ -1,0 +1,270 @@
+"""Write groups: plain POSTs waiting for a database connection are committed together, in one
+transaction of one INSERT each (one commit, one round trip), and each still gets exactly its
+own answer: its own row, and its own error when it is the one the database refuses; a group
+whose transaction fails is run again one write at a time, so a refused write never takes the
+others with it.
+
+The groups are made deterministic here: a lock on the table holds the one connection's first
+INSERT, the other writes queue behind it, and when the lock ends they go as one group."""
+
+import json
+import threading
+import time
+import unittest
+
+import pg
+from harness import Server, sample, scrape
+
+KEY = "groups-key"
+AUTH = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
+
+
+def body(obj):
+    return json.dumps(obj).encode()
+
+
+def wait_for(pred, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def lock_items(db, name, seconds):
+    """Locks the items table of database `name` for `seconds`; returns the locking psql
+    once the lock is held."""
+    locker = db.psql_background("BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE;"
+                                f" SELECT pg_sleep({seconds}); COMMIT;", db=name)
+    if not wait_for(lambda: db.psql(
+            "SELECT count(*) FROM pg_locks WHERE relation = 'items'::regclass"
+            " AND mode = 'AccessExclusiveLock' AND granted", db=name) == [["1"]]):
+        raise AssertionError("the lock on items was not taken")
+    return locker
+
+
+class WriteGroupsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = pg.shared()
+        cls.db = "write_groups"
+        cls.url = cls.pg.fresh_database(cls.db)
+        cls.srv = Server({"API_KEY": KEY, "DATABASE_URL": cls.url, "DB_POOL_SIZE": "1",
+                          "DB_ACQUIRE_TIMEOUT_MS": "10000", "ACCESS_LOG": "off"})
+        cls.srv.wait_log(lambda l: l["message"] == "database connected")
+        # Refused at its INSERT, and (a deferred unique name) refused only at COMMIT.
+        cls.pg.psql("ALTER TABLE items ADD CONSTRAINT no_refused CHECK (name <> 'refused')",
+                    db=cls.db)
+        cls.pg.psql("ALTER TABLE items ADD CONSTRAINT items_name_unique UNIQUE (name)"
+                    " DEFERRABLE INITIALLY DEFERRED", db=cls.db)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+
+    def waiting(self):
+        return self.srv.get("/health/detailed").json()["checks"]["database"]["pool"]["waiting"]
+
+    def held(self, names):
+        """POSTs `names` while a lock holds the first: the rest queue, then go as one group.
+        Returns {name: response} and the counters' growth (groups, writes in them)."""
+        before = scrape(self.srv)
+        locker = lock_items(self.pg, self.db, 3)
+        answers = {}
+
+        def post(name):
+            answers[name] = self.srv.request("POST", "/api/items", AUTH,
+                                             body({"name": name, "price": 1.25}))
+
+        threads = [threading.Thread(target=post, args=(names[0],))]
+        threads[0].start()
+        self.assertTrue(wait_for(lambda: self.srv.get("/health/detailed").json()["checks"]
+                                 ["database"]["pool"]["busy"] == 1))
+        for name in names[1:]:
+            threads.append(threading.Thread(target=post, args=(name,)))
+            threads[-1].start()
+        self.assertTrue(wait_for(lambda: self.waiting() == len(names) - 1))
+        self.assertIsNone(locker.poll(), "the lock ended before the writes queued: inconclusive")
+        for t in threads:
+            t.join(20)
+        locker.wait(20)
+        after = scrape(self.srv)
+        grown = [sample(after, n) - sample(before, n)
+                 for n in ("node_api_db_write_groups_total", "node_api_db_writes_grouped_total")]
+        return answers, grown
+
+    def rows(self, like):
+        return self.pg.psql(f"SELECT id, name, price::text FROM items WHERE name LIKE '{like}%'"
+                            " ORDER BY id", db=self.db)
+
+    def test_queued_writes_commit_as_one_group_each_with_its_own_row(self):
+        names = [f"grouped {i}" for i in range(12)]
+        answers, grown = self.held(names)
+        self.assertEqual(grown, [1, 11])  # the first went alone; the eleven behind it together
+        ids = set()
+        for name in names:
+            r = answers[name]
+            self.assertEqual(r.status, 201, r)
+            item = r.json()
+            self.assertEqual(item["name"], name)
+            self.assertEqual(item["price"], 1.25)
+            self.assertEqual(r.header("Location"), f"/api/items/{item['id']}")
+            self.assertEqual(self.srv.get(f"/api/items/{item['id']}").json(), item)
+            ids.add(item["id"])
+        self.assertEqual(len(ids), 12)
+        self.assertEqual(len(self.rows("grouped ")), 12)
+
+    def test_a_write_refused_at_its_insert_leaves_the_others_written(self):
+        names = ["alone 1"] + [f"mixed {i}" for i in range(5)] + ["refused"] + \
+            [f"mixed {i}" for i in range(5, 10)]
+        answers, grown = self.held(names)
+        self.assertEqual(grown, [1, 11])
+        r = answers["refused"]
+        self.assertEqual(r.status, 409, r)
+        self.assertIn("no_refused", r.json()["error"]["message"])
+        for name in names:
+            if name != "refused":
+                self.assertEqual(answers[name].status, 201, (name, answers[name]))
+                self.assertEqual(answers[name].json()["name"], name)
+        self.assertEqual(sorted(row[1] for row in self.rows("mixed ")),
+                         [f"mixed {i}" for i in range(10)])  # queued in any order
+        self.assertEqual(self.rows("refused"), [])
+
+    def test_a_write_refused_at_commit_leaves_the_others_written(self):
+        """Two writes of one name in a group: the deferred unique constraint fails the
+        group's COMMIT, nothing of the group is written; one at a time, the first of the two
+        is written and the second refused, and the rest written."""
+        names = ["alone 2", "commit a", "commit twin", "commit b", "commit twin", "commit c"]
+        unique = [f"{n}#{i}" for i, n in enumerate(names)]  # keys for the answers
+        before = scrape(self.srv)
+        locker = lock_items(self.pg, self.db, 3)
+        answers = {}
+
+        def post(key, name):
+            answers[key] = self.srv.request("POST", "/api/items", AUTH,
+                                            body({"name": name, "price": 2}))
+
+        threads = []
+        for i, (key, name) in enumerate(zip(unique, names)):
+            threads.append(threading.Thread(target=post, args=(key, name)))
+            threads[-1].start()
+            self.assertTrue(wait_for(lambda: self.srv.get("/health/detailed").json()["checks"]
+                                     ["database"]["pool"]["busy"] == 1 and self.waiting() == i))
+        self.assertIsNone(locker.poll(), "the lock ended before the writes queued: inconclusive")
+        for t in threads:
+            t.join(20)
+        locker.wait(20)
+        after = scrape(self.srv)
+        self.assertEqual(sample(after, "node_api_db_write_groups_total") -
+                         sample(before, "node_api_db_write_groups_total"), 1)
+        self.assertEqual([answers[k].status for k in unique], [201, 201, 201, 201, 409, 201])
+        self.assertIn("items_name_unique", answers[unique[4]].json()["error"]["message"])
+        self.assertEqual([row[1] for row in self.rows("commit ")],
+                         ["commit a", "commit twin", "commit b", "commit c"])
+
+    def test_keyed_writes_are_not_grouped(self):
+        """A write under an Idempotency-Key is a transaction of its own (its key's lock,
+        lookup and record): it never joins a group."""
+        names = ["keyed 0"] + [f"keyed {i}" for i in range(1, 6)]
+        before = scrape(self.srv)
+        locker = lock_items(self.pg, self.db, 3)
+        answers = {}
+
+        def post(name):
+            answers[name] = self.srv.request("POST", "/api/items",
+                                             {**AUTH, "Idempotency-Key": name.replace(" ", "-")},
+                                             body({"name": name, "price": 3}))
+
+        threads = [threading.Thread(target=post, args=(n,)) for n in names]
+        for t in threads:
+            t.start()
+        self.assertTrue(wait_for(lambda: self.waiting() == len(names) - 1))
+        for t in threads:
+            t.join(20)
+        locker.wait(20)
+        after = scrape(self.srv)
+        self.assertEqual(sample(after, "node_api_db_writes_grouped_total"),
+                         sample(before, "node_api_db_writes_grouped_total"))
+        self.assertEqual(sorted(answers[n].status for n in names), [201] * 6)
+
+
+class GroupLostTest(unittest.TestCase):
+    def test_a_group_whose_backend_is_terminated_is_503_and_not_written(self):
+        """The group's backend killed while it runs (a failover, an operator): the server's
+        own error says the transaction is gone, so every member gets 503 and Retry-After
+        (certainly not done, retry), none 504, and none is written."""
+        db = pg.shared()
+        url = db.fresh_database("groups_lost")
+        srv = Server({"API_KEY": KEY, "DATABASE_URL": url, "DB_POOL_SIZE": "1",
+                      "DB_ACQUIRE_TIMEOUT_MS": "10000", "ACCESS_LOG": "off"})
+        try:
+            srv.wait_log(lambda l: l["message"] == "database connected")
+            db.psql("CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$"
+                    " BEGIN IF NEW.name = 'slow' THEN PERFORM pg_sleep(30); END IF;"
+                    " RETURN NEW; END $$", db="groups_lost")
+            db.psql("CREATE TRIGGER slow BEFORE INSERT ON items FOR EACH ROW"
+                    " EXECUTE FUNCTION slow()", db="groups_lost")
+            locker = lock_items(db, "groups_lost", 2)
+            answers = {}
+
+            def post(name):
+                answers[name] = srv.request("POST", "/api/items", AUTH,
+                                            body({"name": name, "price": 1}))
+
+            names = ["first", "slow", "lost 1", "lost 2"]
+            threads = [threading.Thread(target=post, args=(n,)) for n in names]
+            threads[0].start()
+            pool = lambda: srv.get("/health/detailed").json()["checks"]["database"]["pool"]
+            self.assertTrue(wait_for(lambda: pool()["busy"] == 1))
+            for t in threads[1:]:
+                t.start()
+            self.assertTrue(wait_for(lambda: pool()["waiting"] == 3))
+            locker.wait(20)
+            # The group runs, held by the trigger's sleep: end its backend.
+            self.assertTrue(wait_for(lambda: db.psql(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = 'groups_lost'"
+                " AND wait_event = 'PgSleep' AND usename = 'app'", db="groups_lost") == [["1"]]))
+            db.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = 'groups_lost' AND wait_event = 'PgSleep'"
+                    " AND usename = 'app'", db="groups_lost")
+            for t in threads:
+                t.join(20)
+            self.assertEqual(answers["first"].status, 201)
+            for name in names[1:]:
+                self.assertEqual(answers[name].status, 503, (name, answers[name]))
+                self.assertEqual(answers[name].header("Retry-After"), "1")
+            self.assertEqual(db.psql("SELECT name FROM items WHERE name IN"
+                                     " ('first', 'slow', 'lost 1', 'lost 2')", db="groups_lost"),
+                             [["first"]])
+            self.assertEqual(sample(scrape(srv), "node_api_db_write_groups_total"), 1)
+        finally:
+            srv.stop()
+
+
+class GroupsOffTest(unittest.TestCase):
+    def test_group_max_1_runs_each_write_alone(self):
+        db = pg.shared()
+        url = db.fresh_database("groups_off")
+        srv = Server({"API_KEY": KEY, "DATABASE_URL": url, "DB_POOL_SIZE": "1",
+                      "DB_WRITE_GROUP_MAX": "1", "ACCESS_LOG": "off"})
+        try:
+            srv.wait_log(lambda l: l["message"] == "database connected")
+            started = srv.wait_log(lambda l: l.get("message", "").startswith("Server started"))
+            self.assertEqual(started["db_write_group_max"], 1)
+            threads = [threading.Thread(target=lambda i=i: srv.request(
+                "POST", "/api/items", AUTH, body({"name": f"off {i}", "price": 1})))
+                for i in range(20)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(20)
+            self.assertEqual(db.psql("SELECT count(*) FROM items WHERE name LIKE 'off %'",
+                                     db="groups_off"), [["20"]])
+            self.assertEqual(sample(scrape(srv), "node_api_db_write_groups_total"), 0)
+        finally:
+            srv.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
