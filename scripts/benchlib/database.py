@@ -3,7 +3,8 @@ made durable as on RDS (fsync, synchronous_commit and full_page_writes on), each
 same CPUs with a pool of 10: GET /api/items, and the writes, POST /api/items,
 PUT /api/items/{id} and DELETE /api/items/{id}, one statement each on both sides (node-api's
 PostgreSQL store runs the same SQL that scripts/bench/express-pg/app.js runs). Interleaved
-rounds, medians, ratios as medians of per-round paired ratios.
+rounds, medians, ratios as medians of per-round paired ratios. POST runs a third time on node-api
+with DB_WRITE_GROUP_MAX=1, so the write groups' share of its figure is measured in the same run.
 
 The DELETEs need rows to delete: the table is seeded with enough, and each run deletes ids no
 run before it touched (a 404 would count as an error in the table)."""
@@ -19,6 +20,7 @@ OPS = [("GET", "/api/items", None), ("POST", "/api/items", "post"),
        ("PUT", "/api/items/1", "put"), ("DELETE", "/api/items/1", "delete")]
 PUT_IDS = 1000  # PUTs cycle over the first thousand rows
 SEED_ROWS = 1000000
+GROUPS_OFF = "node-api, write groups off"
 
 
 def run(args, base, server_cpus, wrk_cpus, node_env, bench):
@@ -37,6 +39,9 @@ def run(args, base, server_cpus, wrk_cpus, node_env, bench):
         mine = Server("node-api", [args.bin], cpus=server_cpus, ready_path="/api/items",
                       env={**base, "ACCESS_LOG": "off", "DATABASE_URL": url, "DB_POOL_SIZE": "10",
                            "API_KEY": KEY})
+        alone = Server(GROUPS_OFF, [args.bin], cpus=server_cpus, ready_path="/api/items",
+                       env={**base, "ACCESS_LOG": "off", "DATABASE_URL": url,
+                            "DB_POOL_SIZE": "10", "API_KEY": KEY, "DB_WRITE_GROUP_MAX": "1"})
         theirs = Server("express-pg", ["node", "app.js"], cwd=os.path.join(bench, "express-pg"),
                         cpus=server_cpus, ready_path="/api/items",
                         env={**node_env, "DATABASE_URL": url, "DB_POOL_SIZE": "10",
@@ -53,34 +58,40 @@ def run(args, base, server_cpus, wrk_cpus, node_env, bench):
                 next_delete[0] += r["requests"] + 50 + 1  # and those in flight at the end
             return r
 
-        runs = {(s, op[0]): [] for s in ("node-api", "express-pg") for op in OPS}
+        def servers(op):
+            return (mine, theirs, alone) if op[0] == "POST" else (mine, theirs)
+
+        runs = {(s.name, op[0]): [] for op in OPS for s in servers(op)}
         try:
-            for s in (mine, theirs):
+            for s in (mine, theirs, alone):
                 s.start()
-                for op in OPS:
+            for op in OPS:
+                for s in servers(op):
                     once(s, op, 1)  # warm-up
             for rnd in range(args.rounds):
                 for op in OPS:
-                    for s in ((mine, theirs) if rnd % 2 == 0 else (theirs, mine)):
+                    order = servers(op) if rnd % 2 == 0 else servers(op)[::-1]
+                    for s in order:
                         runs[(s.name, op[0])].append(once(s, op, args.duration))
         finally:
-            mine.stop()
-            theirs.stop()
+            for s in (mine, theirs, alone):
+                s.stop()
         if next_delete[0] > SEED_ROWS:
             raise RuntimeError("the DELETE runs went past the seeded rows: seed more")
         out = {"postgres": db.psql("SHOW server_version", db="postgres")[0][0],
                "durable": {k: db.psql(f"SHOW {k}", db="postgres")[0][0]
                            for k in ("fsync", "synchronous_commit", "full_page_writes")},
                "ops": {}}
-        for method, _, _ in OPS:
-            row = {}
-            for name in ("node-api", "express-pg"):
-                rs = runs[(name, method)]
-                row[name] = {k: median([r[k] for r in rs]) for k in ("rps", "p50_us", "p99_us",
-                                                                     "p999_us")}
-                row[name]["errors"] = sum(r["errors"] for r in rs)
-            row["ratio"] = median([a["rps"] / b["rps"] for a, b in
-                                   zip(runs[("node-api", method)], runs[("express-pg", method)])])
+        for op in OPS:
+            method, row = op[0], {}
+            for s in servers(op):
+                rs = runs[(s.name, method)]
+                row[s.name] = {k: median([r[k] for r in rs]) for k in ("rps", "p50_us", "p99_us",
+                                                                       "p999_us")}
+                row[s.name]["errors"] = sum(r["errors"] for r in rs)
+                if s is not theirs:
+                    row[s.name]["ratio"] = median([a["rps"] / b["rps"] for a, b in zip(
+                        rs, runs[("express-pg", method)])])
             out["ops"][method] = row
         return out
     finally:
@@ -95,10 +106,12 @@ def markdown(d, fmt_ms):
              "| request | server | req/s | p50 ms | p99 ms | p99.9 ms | node-api is |",
              "|---|---|---:|---:|---:|---:|---|"]
     for method, row in d["ops"].items():
-        for name in ("node-api", "express-pg"):
+        for name in ("node-api", GROUPS_OFF, "express-pg"):
+            if name not in row:
+                continue
             m = row[name]
             err = f" ({m['errors']} errors)" if m["errors"] else ""
-            ratio = f"{row['ratio']:.1f}x Express + pg" if name == "node-api" else ""
+            ratio = f"{m['ratio']:.1f}x Express + pg" if "ratio" in m else ""
             lines.append(f"| {method} | {name} | {m['rps']:,.0f}{err} | {fmt_ms(m['p50_us'])} | "
                          f"{fmt_ms(m['p99_us'])} | {fmt_ms(m['p999_us'])} | {ratio} |")
     return lines
