@@ -43,7 +43,7 @@ static const struct {
     {"DATABASE_URL", "unset", "PostgreSQL URL or conninfo; unset: embedded store"},
     {"API_KEY", "unset", "key for POST/PUT/DELETE (Bearer or X-API-Key); unset: 403"},
     {"DB_POOL_SIZE", "10", "database connections (one per database worker)"},
-    {"DB_WRITE_GROUP_MAX", "32", "queued plain POSTs committed together, at most (1: alone)"},
+    {"DB_WRITE_GROUP_MAX", "32", "queued plain POSTs written by one statement, at most (1: alone)"},
     {"DB_CONNECT_TIMEOUT_S", "5", "connect timeout per attempt"},
     {"DB_STATEMENT_TIMEOUT_MS", "5000", "statement_timeout of every connection"},
     {"DB_ACQUIRE_TIMEOUT_MS", "1000", "wait for a free connection, then 503"},

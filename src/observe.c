@@ -113,10 +113,9 @@ static void store_source(struct na_metrics_writer *w, void *cls)
                        "Database connections opened again after one was lost.",
                        (double)h.pool_reconnects);
     na_metrics_counter(w, "node_api_db_write_groups_total",
-                       "Groups of writes sent in one transaction (DB_WRITE_GROUP_MAX).",
+                       "Write groups sent as one statement (DB_WRITE_GROUP_MAX).",
                        (double)h.write_groups);
-    na_metrics_counter(w, "node_api_db_writes_grouped_total",
-                       "Writes sent in those groups (each one INSERT of its own).",
+    na_metrics_counter(w, "node_api_db_writes_grouped_total", "Writes sent in those groups.",
                        (double)h.writes_grouped);
     na_metrics_counter(w, "node_api_reads_coalesced_total",
                        "Reads answered by another identical read's query.", (double)h.coalesced);

@@ -320,7 +320,13 @@ static int flush_all(PGconn *conn, uint64_t deadline_ns, struct na_pg_fate *fate
     return rc < 0 ? -1 : 0;
 }
 
-/* Waits until a result can be read without blocking: 0, or -1 (failed, or timed out). */
+/*
+ * Waits until a result can be read without blocking: 0, or -1 (failed, or
+ * timed out). A connection that ended is read to its end first: what the
+ * server said before closing it (a FATAL error with its SQLSTATE, when it
+ * was terminated) is the outcome, and PQgetResult() gives it without
+ * waiting once the connection is bad.
+ */
 static int await_result(PGconn *conn, uint64_t deadline_ns, struct na_pg_fate *fate)
 {
     while (PQisBusy(conn)) {
@@ -331,7 +337,7 @@ static int await_result(PGconn *conn, uint64_t deadline_ns, struct na_pg_fate *f
             return -1;
         }
         if (!PQconsumeInput(conn))
-            return -1;
+            return PQstatus(conn) == CONNECTION_BAD ? 0 : -1;
     }
     return 0;
 }
@@ -381,91 +387,6 @@ PGresult *na_pg_exec(PGconn *conn, const char *stmt, const char *sql, int nparam
         }
     }
     return res;
-}
-
-enum na_pg_group_rc na_pg_exec_group(PGconn *conn, const struct na_pg_stmt *stmts, unsigned n,
-                                     PGresult **results, uint64_t deadline_ns,
-                                     struct na_pg_fate *fate)
-{
-    enum na_pg_group_rc rc = NA_PG_GROUP_NOT_DONE;
-    unsigned q = 0; /* the query whose results come next: 0 BEGIN, 1..n, n + 1 COMMIT */
-    bool failed = false, committed = false;
-    PGresult *r;
-
-    fate->timed_out = fate->sent = false;
-    for (unsigned i = 0; i < n; i++)
-        results[i] = NULL;
-    if (stale(conn) || !PQenterPipelineMode(conn))
-        return NA_PG_GROUP_NOT_DONE;
-    if (!PQsendQueryParams(conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0))
-        goto out;
-    for (unsigned i = 0; i < n; i++)
-        if (!PQsendQueryPrepared(conn, stmts[i].stmt, stmts[i].nparams, stmts[i].params, NULL, NULL,
-                                 0))
-            goto out;
-    if (!PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) || !PQpipelineSync(conn))
-        goto out;
-    if (flush_all(conn, deadline_ns, fate))
-        goto out;
-    /* Every byte is with the kernel: from here the server may commit it. */
-    fate->sent = true;
-    for (;;) {
-        ExecStatusType st;
-
-        if (await_result(conn, deadline_ns, fate))
-            goto out;
-        r = PQgetResult(conn);
-        if (!r) {
-            q++; /* the end of one query's results */
-            continue;
-        }
-        st = PQresultStatus(r);
-        if (st == PGRES_PIPELINE_SYNC) {
-            PQclear(r);
-            break;
-        }
-        /*
-         * The server's own error (it has a SQLSTATE; a lost connection's,
-         * made up by libpq, has none) means the COMMIT did not commit.
-         */
-        if (st == PGRES_FATAL_ERROR && PQresultErrorField(r, PG_DIAG_SQLSTATE))
-            failed = true;
-        else if (q >= 1 && q <= n && !results[q - 1] && st == PGRES_TUPLES_OK)
-            results[q - 1] = r, r = NULL;
-        else if (q == n + 1 && st == PGRES_COMMAND_OK && !strcmp(PQcmdStatus(r), "COMMIT"))
-            committed = true;
-        PQclear(r);
-    }
-    /* At the sync the server has said all: committed, or nothing at all. */
-    if (committed && !failed) {
-        (void)PQexitPipelineMode(conn); /* idle after a sync: see the header */
-        return NA_PG_GROUP_COMMITTED;
-    }
-    failed = true;
-    if (!PQexitPipelineMode(conn))
-        goto out;
-    /* An error inside BEGIN leaves the transaction open and failed until a ROLLBACK. */
-    if (PQtransactionStatus(conn) != PQTRANS_IDLE) {
-        struct na_pg_fate again;
-
-        r = na_pg_exec(conn, NULL, "ROLLBACK", 0, NULL, deadline_ns, &again);
-        if (!r || PQresultStatus(r) != PGRES_COMMAND_OK ||
-            PQtransactionStatus(conn) != PQTRANS_IDLE) {
-            PQclear(r);
-            goto out;
-        }
-        PQclear(r);
-    }
-    rc = NA_PG_GROUP_ROLLED_BACK;
-out:
-    /* Without the server's error or its sync, a COMMIT that was sent may have committed. */
-    if (rc != NA_PG_GROUP_ROLLED_BACK)
-        rc = failed || !fate->sent ? NA_PG_GROUP_NOT_DONE : NA_PG_GROUP_NO_ANSWER;
-    for (unsigned i = 0; i < n; i++) {
-        PQclear(results[i]);
-        results[i] = NULL;
-    }
-    return rc;
 }
 
 bool na_pg_classify(PGconn *conn, const PGresult *res, const struct na_pg_fate *fate, bool commits,

@@ -29,11 +29,17 @@
 #include "na/store.h"
 #include "store_pg_conn.h"
 
+/* The parameters of a write, as text. */
+struct write_params {
+    char id[24], price[32], ttl[16];
+};
+
 struct pg_store {
     struct na_store base;
     const struct na_config *cfg;
     struct na_pgpool *pool;
     atomic_bool schema_ready;
+    atomic_bool stopping; /* the shutdown began: refused groups are not run again */
 };
 
 #define PURGE_BATCH 1000
@@ -107,7 +113,7 @@ static void read_rows(const PGresult *res, struct na_store_call *call)
         bad_row(call);
 }
 
-static void write_params(const struct na_store_call *call, struct na_pg_write_params *w)
+static void write_params(const struct na_store_call *call, struct write_params *w)
 {
     snprintf(w->id, sizeof(w->id), "%" PRId64, call->id);
     snprintf(w->price, sizeof(w->price), "%" PRId64 ".%02" PRId64, call->item.price_cents / 100,
@@ -185,7 +191,7 @@ static bool run_keyed(struct pg_store *ps, struct na_pg_conn *c, struct na_store
         [NA_STORE_UPDATE] = "na_key_update",
         [NA_STORE_DELETE] = "na_key_delete",
     };
-    struct na_pg_write_params w;
+    struct write_params w;
     const char *params[7] = {call->idem.scope, call->idem.key, call->idem.fingerprint};
     char lock[NA_IDEM_HEX + NA_IDEM_KEY_MAX + 2];
     const char *lock_param[1] = {lock};
@@ -251,7 +257,7 @@ static bool run(void *handle, struct na_store_call *call, void *cls)
 {
     struct pg_store *ps = cls;
     struct na_pg_conn *c = handle;
-    struct na_pg_write_params w;
+    struct write_params w;
     const char *params[3];
     const char *stmt = NULL, *sql = NULL;
     unsigned ms = call->deadline_ms ? call->deadline_ms : ps->cfg->db_statement_timeout_ms + 1000;
@@ -323,60 +329,147 @@ static bool groupable(const struct na_store_call *call, void *cls)
     return call->op == NA_STORE_CREATE && !call->idem.key[0];
 }
 
+/* Appends `s` to `p` as a quoted element of an array literal; returns the end. */
+static char *array_element(char *p, const char *s)
+{
+    *p++ = '"';
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            *p++ = '\\';
+        *p++ = *s;
+    }
+    *p++ = '"';
+    return p;
+}
+
 /*
- * A group of plain creates (see na_pgpool_config): one INSERT each, in one
- * transaction and one round trip. Committed: each call reads its own row.
- * Rolled back (the database refused one of them, or the COMMIT): none was
- * written, so each runs again alone and gets its own outcome, as if it had
- * never been grouped. No answer: each is unknown (504) if the COMMIT was
- * sent, else unavailable (503), as a single write would be.
+ * Writes the names and the prices of a group as two array literals into
+ * one allocation (caller frees *names). -1 if out of memory.
+ */
+static int group_arrays(struct na_store_call *calls, char **names, char **prices)
+{
+    size_t size = 4; /* the braces of each */
+    char *p, *q;
+
+    for (struct na_store_call *call = calls; call; call = call->next)
+        size += 2 * strlen(call->item.name) + 3 + sizeof(((struct write_params *)0)->price) + 3;
+    if (!(p = malloc(size)))
+        return -1;
+    *names = p;
+    *p++ = '{';
+    for (struct na_store_call *call = calls; call; call = call->next)
+        p = array_element(p, call->item.name), *p++ = ',';
+    p[-1] = '}';
+    *p++ = '\0';
+    *prices = q = p;
+    *q++ = '{';
+    for (struct na_store_call *call = calls; call; call = call->next) {
+        struct write_params w;
+
+        write_params(call, &w);
+        q = array_element(q, w.price);
+        *q++ = ',';
+    }
+    q[-1] = '}';
+    *q = '\0';
+    return 0;
+}
+
+/*
+ * Gives each call of a committed group its row: rows come in the order of
+ * their place in the arrays (column 3, from 1). A call without one (a
+ * trigger that changed an id, say) was written, but which row is its own
+ * cannot be told: 500.
+ */
+static void read_group(const PGresult *res, struct na_store_call *calls)
+{
+    int r = 0, rows = PQntuples(res);
+    unsigned long i = 1;
+
+    for (struct na_store_call *call = calls; call; call = call->next, i++) {
+        while (r < rows && strtoul(PQgetvalue(res, r, 3), NULL, 10) < i)
+            r++;
+        if (r < rows && strtoul(PQgetvalue(res, r, 3), NULL, 10) == i) {
+            if (read_item(res, r++, &call->result))
+                bad_row(call);
+        } else {
+            call->rc = NA_STORE_ERROR;
+            snprintf(call->detail, sizeof(call->detail), "database returned no row for the write");
+        }
+    }
+}
+
+/*
+ * A group of plain creates (see na_pgpool_config): one statement writes
+ * the row of each, in one round trip and one commit, and
+ * statement_timeout bounds it as it bounds a single write: the server
+ * cancels a group that runs too long, so the client never gives up on one
+ * that then commits. Written: each call reads its own row. Refused for its
+ * data (a constraint, at the statement or at commit): nothing was written,
+ * and each runs again alone for the answer it would have had, those
+ * starting before the group's deadline and before the shutdown (the rest
+ * get 503): so a call waits at most twice a single write's time, and the
+ * stop waits for one at most. Cancelled, timed out, unavailable:
+ * each gets that answer (503, certainly not written), at once. No answer
+ * after it was sent: each is unknown (504).
  */
 static bool run_group(void *handle, struct na_store_call *calls, void *cls)
 {
     struct pg_store *ps = cls;
     struct na_pg_conn *c = handle;
+    struct na_store_call scratch = {.op = NA_STORE_CREATE};
     uint64_t t0 = na_clock_ns(), deadline = UINT64_MAX;
+    const char *params[2];
+    char *names = NULL, *prices = NULL;
     struct na_pg_fate fate;
-    enum na_pg_group_rc rc;
     bool keep = true;
-    unsigned n = 0;
+    PGresult *res = NULL;
 
-    for (struct na_store_call *call = calls; call; call = call->next, n++) {
+    for (struct na_store_call *call = calls; call; call = call->next) {
         unsigned ms =
             call->deadline_ms ? call->deadline_ms : ps->cfg->db_statement_timeout_ms + 1000;
         uint64_t d = na_clock_after_ms(ms);
 
-        assert(n < c->group_max && groupable(call, cls));
+        assert(groupable(call, cls));
         deadline = d < deadline ? d : deadline;
-        write_params(call, &c->group_params[n]);
-        c->group[n] = (struct na_pg_stmt){
-            .stmt = "na_create",
-            .nparams = 2,
-            .params = {call->item.name, c->group_params[n].price},
-        };
     }
-    rc = na_pg_exec_group(c->pg, c->group, n, c->group_results, deadline, &fate);
-    n = 0;
-    for (struct na_store_call *call = calls; call; call = call->next, n++) {
-        if (rc == NA_PG_GROUP_COMMITTED) {
-            read_rows(c->group_results[n], call);
-            PQclear(c->group_results[n]);
-            call->latency_ms = na_clock_ms_since(t0);
-        } else if (rc == NA_PG_GROUP_ROLLED_BACK && keep) {
-            keep = run(handle, call, cls);
-        } else {
-            struct na_pg_fate f = fate;
-
-            /* Certainly not written (NOT_DONE, or no connection left to run it again on). */
-            if (rc != NA_PG_GROUP_NO_ANSWER)
-                f.sent = false;
-            na_pg_classify(c->pg, NULL, &f, true, call);
-            keep = false;
-            call->latency_ms = na_clock_ms_since(t0);
+    if (group_arrays(calls, &names, &prices)) {
+        scratch.rc = NA_STORE_NOMEM;
+        goto out;
+    }
+    params[0] = names;
+    params[1] = prices;
+    res = na_pg_exec(c->pg, "na_create_group", NULL, 2, params, deadline, &fate);
+    if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
+        read_group(res, calls);
+        goto out;
+    }
+    /* An autocommit statement commits with its exchange: no answer, no knowing. */
+    keep = na_pg_classify(c->pg, res, &fate, true, &scratch);
+    if (scratch.rc == NA_STORE_ERROR)
+        log_error(c->pg, res, &scratch);
+    if (res && keep && scratch.rc != NA_STORE_UNAVAILABLE) {
+        for (struct na_store_call *call = calls; call; call = call->next) {
+            if (keep && na_clock_ns() < deadline && !atomic_load(&ps->stopping)) {
+                keep = run(handle, call, cls);
+            } else {
+                call->rc = NA_STORE_UNAVAILABLE;
+                snprintf(call->detail, sizeof(call->detail), "database busy, retry later");
+            }
         }
+        goto done;
     }
-    if (rc == NA_PG_GROUP_COMMITTED)
-        keep = PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF;
+out:
+    for (struct na_store_call *call = calls; call; call = call->next) {
+        if (scratch.rc != NA_STORE_OK) {
+            call->rc = scratch.rc;
+            memcpy(call->detail, scratch.detail, sizeof(call->detail));
+        }
+        call->latency_ms = na_clock_ms_since(t0);
+    }
+done:
+    PQclear(res);
+    free(names);
     return keep;
 }
 
@@ -448,6 +541,7 @@ static uint64_t pg_generation(struct na_store *s)
 
 static void pg_shutdown(struct na_store *s)
 {
+    atomic_store(&from(s)->stopping, true);
     na_pgpool_shutdown(from(s)->pool);
 }
 
@@ -489,6 +583,7 @@ struct na_store *na_store_pg_new(const struct na_config *cfg, struct na_metrics 
         return NULL;
     ps->cfg = cfg;
     atomic_init(&ps->schema_ready, false);
+    atomic_init(&ps->stopping, false);
     ps->base.ops = &pg_ops;
     ps->base.backend = "postgres";
     ps->base.blocking = true;

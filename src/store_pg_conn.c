@@ -11,6 +11,7 @@
 #include "na/clock.h"
 #include "na/log.h"
 #include "na/migrate.h"
+#include "na/pg.h"
 
 #define COLUMNS "id, name, price::text"
 
@@ -22,6 +23,20 @@ static const struct statement statements[] = {
     {"na_list", "SELECT " COLUMNS " FROM items ORDER BY id LIMIT $1 OFFSET $2"},
     {"na_get", "SELECT " COLUMNS " FROM items WHERE id = $1"},
     {"na_create", "INSERT INTO items (name, price) VALUES ($1, $2::numeric) RETURNING " COLUMNS},
+    /*
+     * A write group (see run_group() in store_pg.c): $1 the names, $2 the
+     * prices, one row per write, in one statement, so statement_timeout
+     * bounds the group as it bounds one write. Ids are drawn first, in the
+     * arrays' order, so each row comes back with its place in them (o, from
+     * 1) whatever order the rows come in.
+     */
+    {"na_create_group",
+     "WITH input AS MATERIALIZED (SELECT nextval(pg_get_serial_sequence('items', 'id')) AS id,"
+     " n, p, o FROM unnest($1::text[], $2::numeric[]) WITH ORDINALITY AS t(n, p, o) ORDER BY o),"
+     " ins AS (INSERT INTO items (id, name, price) SELECT id, n, p FROM input ORDER BY o"
+     " RETURNING id, name, price)"
+     " SELECT ins.id, ins.name, ins.price::text, input.o FROM ins JOIN input USING (id)"
+     " ORDER BY input.o"},
     {"na_update", "UPDATE items SET name = $2, price = $3::numeric, updated_at = now()"
                   " WHERE id = $1 RETURNING " COLUMNS},
     {"na_delete", "DELETE FROM items WHERE id = $1"},
@@ -163,9 +178,6 @@ void na_pg_conn_close(struct na_pg_conn *c)
     if (!c)
         return;
     PQfinish(c->pg);
-    free(c->group);
-    free(c->group_params);
-    free(c->group_results);
     free(c);
 }
 
@@ -183,17 +195,6 @@ struct na_pg_conn *na_pg_conn_open(const struct na_config *cfg, atomic_bool *sch
     if (!c) {
         snprintf(err, errlen, "out of memory");
         return NULL;
-    }
-    c->group_max = cfg->db_write_group_max;
-    if (c->group_max > 1) {
-        c->group = calloc(c->group_max, sizeof(*c->group));
-        c->group_params = calloc(c->group_max, sizeof(*c->group_params));
-        c->group_results = calloc(c->group_max, sizeof(*c->group_results));
-        if (!c->group || !c->group_params || !c->group_results) {
-            snprintf(err, errlen, "out of memory");
-            na_pg_conn_close(c);
-            return NULL;
-        }
     }
     c->pg = na_pg_connect(&o, err, errlen);
     if (!c->pg || setup(cfg, schema_ready, c, err, errlen)) {

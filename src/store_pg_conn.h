@@ -5,7 +5,7 @@
  * A connection is readied once, when opened: the schema is migrated
  * (unless DB_MIGRATE=off) until one connection has done it, then every
  * statement is prepared under its name: na_list, na_get, na_create,
- * na_update and na_delete; na_key_lock, na_key_create, na_key_update and
+ * na_create_group, na_update and na_delete; na_key_lock, na_key_create, na_key_update and
  * na_key_delete for writes under an Idempotency-Key; na_key_purge. A
  * connection is used by one pool worker thread at a time.
  */
@@ -18,21 +18,10 @@
 #include <stddef.h>
 
 #include "na/config.h"
-#include "na/pg.h"
-
-/* The parameters of a write, as text. */
-struct na_pg_write_params {
-    char id[24], price[32], ttl[16];
-};
 
 struct na_pg_conn {
     PGconn *pg;
     bool keys_ready; /* the Idempotency-Key statements are prepared */
-    /* A write group's statements, parameters and results: DB_WRITE_GROUP_MAX of each. */
-    unsigned group_max;
-    struct na_pg_stmt *group;
-    struct na_pg_write_params *group_params;
-    PGresult **group_results;
 };
 
 /*

@@ -60,34 +60,6 @@ struct na_pg_fate {
 PGresult *na_pg_exec(PGconn *conn, const char *stmt, const char *sql, int nparams,
                      const char *const *params, uint64_t deadline_ns, struct na_pg_fate *fate);
 
-/* One statement of a group: a prepared statement and its parameters (borrowed). */
-struct na_pg_stmt {
-    const char *stmt;
-    int nparams;
-    const char *params[4];
-};
-
-enum na_pg_group_rc {
-    NA_PG_GROUP_COMMITTED,   /* results[] hold each statement's result (caller PQclears);
-                                the connection is usable if PQpipelineStatus() is OFF */
-    NA_PG_GROUP_ROLLED_BACK, /* a statement or the COMMIT failed: nothing of it committed;
-                                the connection is ready for another query */
-    NA_PG_GROUP_NOT_DONE,    /* nothing committed, and the connection is unusable */
-    NA_PG_GROUP_NO_ANSWER,   /* no answer to the COMMIT: `fate` says whether it was sent */
-};
-
-/*
- * Runs `n` statements as one transaction in one round trip: BEGIN, each
- * statement, COMMIT and a sync, in libpq's pipeline mode, waiting until
- * `deadline_ns`. Every statement still runs alone and answers alone; they
- * share the commit (one WAL flush instead of `n`). A statement that fails
- * aborts the others: the caller decides what to run again. After
- * NOT_DONE or NO_ANSWER the connection must be closed.
- */
-enum na_pg_group_rc na_pg_exec_group(PGconn *conn, const struct na_pg_stmt *stmts, unsigned n,
-                                     PGresult **results, uint64_t deadline_ns,
-                                     struct na_pg_fate *fate);
-
 /*
  * Classifies a failed or missing result into call->rc and call->detail.
  * `commits` says the statement commits a write on success (an autocommit

@@ -242,6 +242,133 @@ class GroupLostTest(unittest.TestCase):
             srv.stop()
 
 
+class SlowGroupTest(unittest.TestCase):
+    """A group runs under the one statement_timeout a single write has, enforced by the
+    server, so its outcome is always known: slow statements that add up past it make the
+    server cancel the group (503, nothing written), never the client give up on a group
+    that then commits (504 for writes that were written); and a group the server cancels is
+    answered at once, not run again one write at a time, so waits stay bounded."""
+
+    def setUp(self):
+        self.db = pg.shared()
+        self.name = "groups_slow"
+        self.url = self.db.fresh_database(self.name)
+        self.srv = Server({"API_KEY": KEY, "DATABASE_URL": self.url, "DB_POOL_SIZE": "1",
+                           "DB_STATEMENT_TIMEOUT_MS": "1000", "DB_ACQUIRE_TIMEOUT_MS": "30000",
+                           "ACCESS_LOG": "off"})
+        self.srv.wait_log(lambda l: l["message"] == "database connected")
+        self.db.psql("CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$"
+                     " BEGIN IF NEW.name LIKE 'slow%' THEN PERFORM pg_sleep(0.4); END IF;"
+                     " RETURN NEW; END $$", db=self.name)
+        self.db.psql("CREATE TRIGGER slow BEFORE INSERT ON items FOR EACH ROW"
+                     " EXECUTE FUNCTION slow()", db=self.name)
+
+    def tearDown(self):
+        self.srv.stop()
+
+    def queue(self, names, first="first"):
+        """POSTs `first`, then `names` while it holds the one connection; returns
+        {name: (response, seconds)}."""
+        answers = {}
+
+        def post(name):
+            t0 = time.monotonic()
+            try:
+                r = self.srv.request("POST", "/api/items", AUTH, body({"name": name, "price": 1}))
+            except OSError as e:  # no answer within the client's timeout
+                r = e
+            answers[name] = (r, time.monotonic() - t0)
+
+        pool = lambda: self.srv.get("/health/detailed").json()["checks"]["database"]["pool"]
+        threads = [threading.Thread(target=post, args=(first,))]
+        threads[0].start()
+        self.assertTrue(wait_for(lambda: pool()["busy"] == 1))
+        for n in names:
+            threads.append(threading.Thread(target=post, args=(n,)))
+            threads[-1].start()
+        self.assertTrue(wait_for(lambda: pool()["waiting"] == len(names)))
+        for t in threads:
+            t.join(60)
+        return answers
+
+    def test_slow_statements_past_the_timeout_are_503_and_unwritten_not_504_and_written(self):
+        names = [f"slow {i}" for i in range(8)]  # 8 x 0.4 s: past the 1 s statement_timeout
+        answers = self.queue(names, first="slow first")
+        self.assertEqual(answers["slow first"][0].status, 201)
+        for n in names:
+            r = answers[n][0]
+            self.assertEqual(r.status, 503, (n, r))
+            self.assertEqual(r.header("Retry-After"), "1")
+        self.assertEqual(self.db.psql("SELECT count(*) FROM items WHERE name LIKE 'slow _'",
+                                      db=self.name), [["0"]])
+
+    def test_a_cancelled_group_is_answered_at_once(self):
+        """Every statement waits on a lock past the timeout: the first write gets 503 after
+        1 s, the group queued behind it 503 after 1 s more: within acquire (the 1 s it
+        queued) + statement + 1 s each, where running the group's writes again one at a time
+        took a second per write."""
+        names = [f"locked {i}" for i in range(9)]
+        locker = lock_items(self.db, self.name, 30)
+        try:
+            answers = self.queue(names)
+        finally:
+            self.db.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                         " WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()",
+                         db=self.name)
+            locker.wait(30)
+        for n in ["first"] + names:
+            r, took = answers[n]
+            self.assertEqual(getattr(r, "status", None), 503, (n, r, took))
+            self.assertEqual(r.header("Retry-After"), "1")
+            self.assertLess(took, 1 + 1 + 1 + 1, n)  # queued 1 s, then statement + 1 s
+        self.assertEqual(self.db.psql("SELECT count(*) FROM items WHERE name LIKE 'locked %'",
+                                      db=self.name), [["0"]])
+
+    def test_reruns_after_a_refusal_stop_at_the_groups_deadline(self):
+        """A group refused for one write's data runs again one write at a time, but only
+        those that start before the group's deadline (statement + 1 s from its start): with
+        writes of 0.4 s each, the last ones get 503 (not written) instead of holding the
+        connection, and the drain, for four times as long."""
+        self.srv.stop()  # a statement timeout of 3 s: the lock below holds the first 2.5 s
+        self.srv = Server({"API_KEY": KEY, "DATABASE_URL": self.url, "DB_POOL_SIZE": "1",
+                           "DB_STATEMENT_TIMEOUT_MS": "3000", "DB_ACQUIRE_TIMEOUT_MS": "30000",
+                           "ACCESS_LOG": "off"})
+        self.srv.wait_log(lambda l: l["message"] == "database connected")
+        self.db.psql("ALTER TABLE items ADD CONSTRAINT no_refused CHECK (name <> 'refused')",
+                     db=self.name)
+        names = ["slow a", "refused"] + [f"slow {i:02}" for i in range(20)]
+        answers = {}
+
+        def post(name):
+            t0 = time.monotonic()
+            r = self.srv.request("POST", "/api/items", AUTH, body({"name": name, "price": 1}))
+            answers[name] = (r, time.monotonic() - t0)
+
+        pool = lambda: self.srv.get("/health/detailed").json()["checks"]["database"]["pool"]
+        locker = lock_items(self.db, self.name, 2.5)
+        threads = []
+        for i, name in enumerate(["first"] + names):  # queued in this order
+            threads.append(threading.Thread(target=post, args=(name,)))
+            threads[-1].start()
+            self.assertTrue(wait_for(lambda: pool()["busy"] == 1 and pool()["waiting"] == i))
+        for t in threads:
+            t.join(60)
+        locker.wait(20)
+        statuses = [answers[n][0].status for n in names]
+        self.assertEqual(answers["first"][0].status, 201)
+        self.assertEqual(statuses[1], 409)  # refused, alone
+        self.assertIn(503, statuses)
+        cut = statuses.index(503)
+        self.assertEqual(set(statuses[:cut]) - {201, 409}, set(), statuses)
+        self.assertEqual(set(statuses[cut:]), {503}, statuses)  # none started after the deadline
+        for n in names[cut:]:
+            self.assertEqual(answers[n][0].json()["error"]["message"], "database busy, retry later")
+            self.assertLess(answers[n][1], 2.5 + 2 * (3 + 1))  # queued, then two writes' time
+        written = [n for n, st in zip(names, statuses) if st == 201]
+        self.assertEqual(sorted(r[0] for r in self.db.psql(
+            "SELECT name FROM items WHERE name LIKE 'slow %'", db=self.name)), sorted(written))
+
+
 class GroupsOffTest(unittest.TestCase):
     def test_group_max_1_runs_each_write_alone(self):
         db = pg.shared()
