@@ -102,7 +102,9 @@ def markdown(d, fmt_ms):
     lines = [f"PostgreSQL {d['postgres']} on this machine's disk, durable as on RDS (fsync "
              f"{d['durable']['fsync']}, synchronous_commit {d['durable']['synchronous_commit']}, "
              f"full_page_writes {d['durable']['full_page_writes']}); 50 connections, pools of "
-             "10, one statement per request on both sides:", "",
+             "10, one statement per request on both sides but node-api's write groups (one statement "
+             "for the POSTs waiting together; the \"write groups off\" row is node-api without "
+             "them):", "",
              "| request | server | req/s | p50 ms | p99 ms | p99.9 ms | node-api is |",
              "|---|---|---:|---:|---:|---:|---|"]
     for method, row in d["ops"].items():
