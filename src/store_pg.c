@@ -376,36 +376,32 @@ static int group_arrays(struct na_store_call *calls, char **names, char **prices
 }
 
 /*
- * Gives each call of a committed group its row: rows come in the order of
- * their place in the arrays (column 3, from 1). A call without one (a
- * trigger that changed an id, say) was written, but which row is its own
- * cannot be told: 500.
+ * Gives each call of a committed group its row: one per write, in the
+ * order of the arrays (the statement fails rather than return fewer).
  */
 static void read_group(const PGresult *res, struct na_store_call *calls)
 {
-    int r = 0, rows = PQntuples(res);
-    unsigned long i = 1;
+    int r = 0;
 
-    for (struct na_store_call *call = calls; call; call = call->next, i++) {
-        while (r < rows && strtoul(PQgetvalue(res, r, 3), NULL, 10) < i)
-            r++;
-        if (r < rows && strtoul(PQgetvalue(res, r, 3), NULL, 10) == i) {
-            if (read_item(res, r++, &call->result))
-                bad_row(call);
-        } else {
+    for (struct na_store_call *call = calls; call; call = call->next, r++) {
+        if (r >= PQntuples(res) || PQgetisnull(res, r, 0)) {
             call->rc = NA_STORE_ERROR;
             snprintf(call->detail, sizeof(call->detail), "database returned no row for the write");
+        } else if (read_item(res, r, &call->result)) {
+            bad_row(call);
         }
     }
 }
 
 /*
  * A group of plain creates (see na_pgpool_config): one statement writes
- * the row of each, in one round trip and one commit, and
+ * the row of each (see na_create_group in store_pg_conn.c), in one round
+ * trip and one commit, and
  * statement_timeout bounds it as it bounds a single write: the server
  * cancels a group that runs too long, so the client never gives up on one
  * that then commits. Written: each call reads its own row. Refused for its
- * data (a constraint, at the statement or at commit): nothing was written,
+ * data (a constraint, at the statement or at commit; a row a trigger
+ * skipped): nothing was written,
  * and each runs again alone for the answer it would have had, those
  * starting before the group's deadline and before the shutdown (the rest
  * get 503): so a call waits at most twice a single write's time, and the
