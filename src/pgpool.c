@@ -260,11 +260,11 @@ static void *worker_main(void *arg)
             continue;
         }
 
-        uint64_t t0 = na_clock_ns();
+        uint64_t t0 = na_clock_ns(), took;
 
         keep =
             n > 1 ? p->cfg.run_group(conn, call, p->cfg.cls) : p->cfg.run(conn, call, p->cfg.cls);
-        t0 = na_clock_ns() - t0;
+        took = na_clock_ns() - t0;
 
         pthread_mutex_lock(&p->lock);
         l->busy--;
@@ -287,7 +287,7 @@ static void *worker_main(void *arg)
             struct na_store_call *next = call->next; /* done() may reuse the call */
 
             if (p->cfg.metrics && l == &p->items)
-                na_metrics_db_query(p->cfg.metrics, t0);
+                na_metrics_db_query(p->cfg.metrics, took);
             call->done(call);
             call = next;
         }

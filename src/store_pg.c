@@ -445,12 +445,12 @@ static bool run_group(void *handle, struct na_store_call *calls, void *cls)
     if (scratch.rc == NA_STORE_ERROR)
         log_error(c->pg, res, &scratch);
     /*
-     * Refused by the server for the data (its error, with a SQLSTATE, says
-     * nothing was written): run again. Anything else is every member's
-     * answer, an unknown outcome (504) above all: never run that again.
+     * Refused by the server for the data (CONFLICT and ERROR come only with
+     * its SQLSTATE, which says nothing was written): run again. Anything
+     * else is every member's answer, an unknown outcome (504) above all:
+     * never run that again.
      */
-    if (res && keep && PQresultErrorField(res, PG_DIAG_SQLSTATE) &&
-        (scratch.rc == NA_STORE_CONFLICT || scratch.rc == NA_STORE_ERROR)) {
+    if (keep && (scratch.rc == NA_STORE_CONFLICT || scratch.rc == NA_STORE_ERROR)) {
         for (struct na_store_call *call = calls; call; call = call->next) {
             if (keep && na_clock_ns() < deadline && !atomic_load(&ps->stopping)) {
                 keep = run(handle, call, cls);

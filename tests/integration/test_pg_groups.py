@@ -189,6 +189,12 @@ class WriteGroupsTest(unittest.TestCase):
         self.assertEqual(sorted(answers[n].status for n in names), [201] * 6)
 
 
+def before_insert(body):
+    """A BEFORE INSERT trigger on items whose PL/pgSQL body is `body`."""
+    return ["CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN " + body + " END$$",
+            "CREATE TRIGGER t BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION f()"]
+
+
 class TriggersTest(unittest.TestCase):
     """What an operator's trigger or id default does to a write is what the write's answer
     shows, in a group as alone: a trigger that moves ids, one that skips rows, a default
@@ -197,34 +203,33 @@ class TriggersTest(unittest.TestCase):
     a 201 another write's row, and a custom default was bypassed)."""
 
     def group(self, name, setup, names):
+        """Runs `setup`, then POSTs `names` (the first alone, the rest as one group); returns
+        the answers, the table's rows by id, and the server (stopped after the test)."""
         db = pg.shared()
         url = db.fresh_database(name)
         srv = Server({"API_KEY": KEY, "DATABASE_URL": url, "DB_POOL_SIZE": "1",
                       "DB_ACQUIRE_TIMEOUT_MS": "10000", "ACCESS_LOG": "off"})
-        try:
-            srv.wait_log(lambda l: l["message"] == "database connected")
-            for sql in setup:
-                db.psql(sql, db=name)
-            pool = lambda: srv.get("/health/detailed").json()["checks"]["database"]["pool"]
-            locker = lock_items(db, name, 2)
-            answers, threads = {}, []
+        self.addCleanup(srv.stop)
+        srv.wait_log(lambda l: l["message"] == "database connected")
+        for sql in setup:
+            db.psql(sql, db=name)
+        pool = lambda: srv.get("/health/detailed").json()["checks"]["database"]["pool"]
+        locker = lock_items(db, name, 2)
+        answers, threads = {}, []
 
-            def post(n):
-                answers[n] = srv.request("POST", "/api/items", AUTH, body({"name": n, "price": 2}))
+        def post(n):
+            answers[n] = srv.request("POST", "/api/items", AUTH, body({"name": n, "price": 2}))
 
-            for i, n in enumerate(names):  # queued in this order: the first alone, then a group
-                threads.append(threading.Thread(target=post, args=(n,)))
-                threads[-1].start()
-                self.assertTrue(wait_for(lambda: pool()["busy"] == 1 and pool()["waiting"] == i))
-            for t in threads:
-                t.join(20)
-            locker.wait(20)
-            self.assertEqual(sample(scrape(srv), "node_api_db_write_groups_total"), 1)
-            rows = {r[0]: r for r in db.psql("SELECT id, name, price::text FROM items", db=name)}
-            return answers, rows, srv
-        except BaseException:
-            srv.stop()
-            raise
+        for i, n in enumerate(names):  # queued in this order: the first alone, then a group
+            threads.append(threading.Thread(target=post, args=(n,)))
+            threads[-1].start()
+            self.assertTrue(wait_for(lambda: pool()["busy"] == 1 and pool()["waiting"] == i))
+        for t in threads:
+            t.join(20)
+        locker.wait(20)
+        self.assertEqual(sample(scrape(srv), "node_api_db_write_groups_total"), 1)
+        rows = {r[0]: r for r in db.psql("SELECT id, name, price::text FROM items", db=name)}
+        return answers, rows, srv
 
     def check_own_rows(self, answers, rows, srv, names):
         for n in names:
@@ -237,41 +242,27 @@ class TriggersTest(unittest.TestCase):
 
     def test_a_trigger_that_moves_ids(self):
         names = [f"moved {i}" for i in range(8)]
-        answers, rows, srv = self.group("trig_move", [
-            "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS"
-            " $$BEGIN NEW.id := NEW.id + 1; RETURN NEW; END$$",
-            "CREATE TRIGGER t BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION f()"], names)
-        try:
-            self.check_own_rows(answers, rows, srv, names)
-        finally:
-            srv.stop()
+        answers, rows, srv = self.group(
+            "trig_move", before_insert("NEW.id := NEW.id + 1; RETURN NEW;"), names)
+        self.check_own_rows(answers, rows, srv, names)
 
     def test_a_trigger_that_renames(self):
         names = [f"renamed {i}" for i in range(6)]
-        answers, rows, srv = self.group("trig_rename", [
-            "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS"
-            " $$BEGIN NEW.name := NEW.name || ' (checked)'; RETURN NEW; END$$",
-            "CREATE TRIGGER t BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION f()"], names)
-        try:
-            self.check_own_rows(answers, rows, srv, names)
-            self.assertTrue(all(answers[n].json()["name"] == n + " (checked)" for n in names))
-        finally:
-            srv.stop()
+        answers, rows, srv = self.group(
+            "trig_rename", before_insert("NEW.name := NEW.name || ' (checked)'; RETURN NEW;"),
+            names)
+        self.check_own_rows(answers, rows, srv, names)
+        self.assertTrue(all(answers[n].json()["name"] == n + " (checked)" for n in names))
 
     def test_a_trigger_that_skips_a_row(self):
         """A row the trigger drops is not written: that write's answer is the one it gets
         alone (404, nothing written), and every other write keeps its own row."""
         names = ["kept 0", "kept 1", "skip", "kept 2", "kept 3"]
-        answers, rows, srv = self.group("trig_skip", [
-            "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS"
-            " $$BEGIN IF NEW.name = 'skip' THEN RETURN NULL; END IF; RETURN NEW; END$$",
-            "CREATE TRIGGER t BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION f()"], names)
-        try:
-            self.assertEqual(answers["skip"].status, 404, answers["skip"])
-            self.check_own_rows(answers, rows, srv, [n for n in names if n != "skip"])
-            self.assertNotIn("skip", [r[1] for r in rows.values()])
-        finally:
-            srv.stop()
+        skip = before_insert("IF NEW.name = 'skip' THEN RETURN NULL; END IF; RETURN NEW;")
+        answers, rows, srv = self.group("trig_skip", skip, names)
+        self.assertEqual(answers["skip"].status, 404, answers["skip"])
+        self.check_own_rows(answers, rows, srv, [n for n in names if n != "skip"])
+        self.assertNotIn("skip", [r[1] for r in rows.values()])
 
     def test_an_id_default_of_the_operators_own(self):
         """The column's default draws the ids, as for a write alone, whatever sequence the
@@ -285,14 +276,11 @@ class TriggersTest(unittest.TestCase):
             "CREATE SEQUENCE legacy START 503",
             "ALTER SEQUENCE legacy OWNER TO app",
             "ALTER SEQUENCE legacy OWNED BY items.id"], names)
-        try:
-            self.check_own_rows(answers, rows, srv, names)
-            self.assertEqual(sorted(answers[n].json()["id"] for n in names), list(range(500, 505)))
-            later = srv.request("POST", "/api/items", AUTH, body({"name": "later", "price": 1}))
-            self.assertEqual(later.status, 201, later)
-            self.assertEqual(later.json()["id"], 505)
-        finally:
-            srv.stop()
+        self.check_own_rows(answers, rows, srv, names)
+        self.assertEqual(sorted(answers[n].json()["id"] for n in names), list(range(500, 505)))
+        later = srv.request("POST", "/api/items", AUTH, body({"name": "later", "price": 1}))
+        self.assertEqual(later.status, 201, later)
+        self.assertEqual(later.json()["id"], 505)
 
 
 class GroupLostTest(unittest.TestCase):
