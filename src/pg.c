@@ -278,11 +278,10 @@ fail:
 }
 
 /*
- * True when the idle connection is found closed by the server. What a
- * dying backend sends (its FATAL message) may come before the end of the
- * stream: read until nothing is pending, a few times at most.
+ * What a dying backend sends (its FATAL message) may come before the end of
+ * the stream: read until nothing is pending, a few times at most.
  */
-static bool stale(PGconn *conn)
+bool na_pg_closed(PGconn *conn)
 {
     struct pollfd p = {.fd = PQsocket(conn), .events = POLLIN};
 
@@ -354,7 +353,7 @@ PGresult *na_pg_exec(PGconn *conn, const char *stmt, const char *sql, int nparam
      * crash, an idle timeout) reads as ready with nothing but the end:
      * notice it before sending, so the call is known not to have run.
      */
-    if (stale(conn))
+    if (na_pg_closed(conn))
         return NULL;
     queued = stmt ? PQsendQueryPrepared(conn, stmt, nparams, params, NULL, NULL, 0)
                   : PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);

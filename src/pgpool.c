@@ -237,6 +237,25 @@ static void *worker_main(void *arg)
                     break;
             }
         }
+        if (l->head && p->cfg.usable && !atomic_load(&p->stop)) {
+            bool usable;
+
+            /* Outside the lock (a read of the socket): the calls wait meanwhile. */
+            pthread_mutex_unlock(&p->lock);
+            usable = p->cfg.usable(conn, p->cfg.cls);
+            pthread_mutex_lock(&p->lock);
+            if (!usable) {
+                l->connected--;
+                pthread_mutex_unlock(&p->lock);
+                p->cfg.close(conn, p->cfg.cls);
+                conn = NULL;
+                continue;
+            }
+            if (!l->head) {
+                pthread_mutex_unlock(&p->lock);
+                continue; /* another worker took them meanwhile */
+            }
+        }
         call = atomic_load(&p->stop) ? NULL : pop(l);
         n = call ? take_group(p, l, call) : 0;
         if (call)

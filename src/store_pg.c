@@ -253,6 +253,15 @@ rollback:
     return keep;
 }
 
+/* A connection the server closed while it sat in the pool is replaced before use. */
+static bool usable(void *handle, void *cls)
+{
+    struct na_pg_conn *c = handle;
+
+    (void)cls;
+    return !na_pg_closed(c->pg);
+}
+
 static bool run(void *handle, struct na_store_call *call, void *cls)
 {
     struct pg_store *ps = cls;
@@ -571,6 +580,7 @@ struct na_store *na_store_pg_new(const struct na_config *cfg, struct na_metrics 
         .health_timeout_ms = cfg->db_health_timeout_ms,
         .open = open_conn,
         .run = run,
+        .usable = usable,
         .groupable = groupable,
         .run_group = run_group,
         .group_max = cfg->db_write_group_max,

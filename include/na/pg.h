@@ -44,6 +44,15 @@ struct na_pg_options {
  */
 PGconn *na_pg_connect(const struct na_pg_options *o, char *err, size_t errlen);
 
+/*
+ * True when the server has closed the connection since its last statement
+ * (it ended the session: a restart, a failover, pg_terminate_backend, an
+ * idle timeout), as what it sent meanwhile shows: its FATAL message, then
+ * the end of the stream. Reads only what is pending; never blocks. Call
+ * between statements.
+ */
+bool na_pg_closed(PGconn *conn);
+
 /* What became of a statement that got no result. */
 struct na_pg_fate {
     bool timed_out; /* the deadline passed */

@@ -59,6 +59,14 @@ struct na_pgpool_config {
     /* Runs a call on `conn`; returns false when the connection must be closed. */
     bool (*run)(void *conn, struct na_store_call *call, void *cls);
     /*
+     * Optional: asked before a worker takes calls onto `conn`, which has
+     * been idle since its last call. False (the server closed it meanwhile:
+     * a failover, a restart) and the worker closes it and opens another,
+     * the calls waiting in the queue all the while: none is run on, and
+     * failed by, a connection known to be gone. Must not block.
+     */
+    bool (*usable)(void *conn, void *cls);
+    /*
      * Optional write groups. groupable() says whether a call may join one;
      * it is called with the pool's lock held, so it only reads the call.
      * run_group() runs a group of 2 to group_max calls, linked through

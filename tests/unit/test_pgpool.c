@@ -21,8 +21,10 @@ struct fake {
     pthread_cond_t changed;
     int fail_opens; /* attempts to fail before one succeeds; -1: all */
     unsigned opens, closes, live;
-    bool hold;     /* calls wait for release() */
-    unsigned held; /* calls waiting so */
+    bool hold;      /* calls wait for release() */
+    unsigned held;  /* calls waiting so */
+    unsigned gone;  /* connections the server is to have closed: usable() says no */
+    unsigned asked; /* usable() calls */
 };
 
 static struct fake f;
@@ -32,7 +34,7 @@ static void fake_reset(int fail_opens, bool hold)
     pthread_mutex_init(&f.lock, NULL);
     pthread_cond_init(&f.changed, NULL);
     f.fail_opens = fail_opens;
-    f.opens = f.closes = f.live = f.held = 0;
+    f.opens = f.closes = f.live = f.held = f.gone = f.asked = 0;
     f.hold = hold;
 }
 
@@ -70,6 +72,21 @@ static bool fake_run(void *conn, struct na_store_call *call, void *cls)
     pthread_mutex_unlock(&f.lock);
     call->rc = NA_STORE_OK;
     return true;
+}
+
+static bool fake_usable(void *conn, void *cls)
+{
+    bool ok;
+
+    (void)conn;
+    (void)cls;
+    pthread_mutex_lock(&f.lock);
+    f.asked++;
+    ok = !f.gone;
+    if (f.gone)
+        f.gone--;
+    pthread_mutex_unlock(&f.lock);
+    return ok;
 }
 
 static void fake_close(void *conn, void *cls)
@@ -168,6 +185,11 @@ static struct na_pgpool *start(unsigned size, unsigned acquire_ms)
     assert_non_null(p);
     finished = 0;
     return p;
+}
+
+static bool asked_is(void *arg)
+{
+    return f.asked == *(unsigned *)arg;
 }
 
 static bool all_connected(void *arg)
@@ -322,6 +344,52 @@ static void test_recovers_when_the_database_returns(void **state)
         sched_yield();
     assert_int_equal(a.call.rc, NA_STORE_OK);
     na_pgpool_free(p);
+}
+
+static void test_replaces_a_connection_the_server_closed(void **state)
+{
+    struct na_pgpool_config c = {
+        .size = 1,
+        .acquire_timeout_ms = 5000,
+        .health_timeout_ms = 1000,
+        .open = fake_open,
+        .run = fake_run,
+        .usable = fake_usable,
+        .close = fake_close,
+    };
+    struct na_pgpool_stats st;
+    struct probe a, b;
+    unsigned two = 2, three = 3;
+    struct na_pgpool *p;
+
+    (void)state;
+    fake_reset(0, false);
+    p = na_pgpool_start(&c);
+    assert_non_null(p);
+    finished = 0;
+    wait_until(all_connected, &two);
+    /* Closed by the server while idle: replaced first, and the call runs on the new one. */
+    f.gone = 1;
+    probe_init(&a, 0);
+    submit(p, &a);
+    while (!order_of(&a))
+        sched_yield();
+    assert_int_equal(a.call.rc, NA_STORE_OK);
+    wait_until(asked_is, &two); /* the gone one, then its replacement */
+    assert_int_equal(f.opens, 3);
+    assert_int_equal(f.closes, 1);
+    na_pgpool_stats(p, &st);
+    assert_int_equal(st.reconnects, 1);
+    assert_int_equal(st.errors, 0);
+    /* A usable one is asked once per call, and kept. */
+    probe_init(&b, 0);
+    submit(p, &b);
+    while (!order_of(&b))
+        sched_yield();
+    wait_until(asked_is, &three);
+    assert_int_equal(f.opens, 3);
+    na_pgpool_free(p);
+    assert_int_equal(f.opens, f.closes);
 }
 
 struct shutdown_arg {
@@ -500,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_acquire_timeout_counts_from_arrival),
         cmocka_unit_test(test_backoff_is_not_cut_short_by_traffic),
         cmocka_unit_test(test_recovers_when_the_database_returns),
+        cmocka_unit_test(test_replaces_a_connection_the_server_closed),
         cmocka_unit_test(test_shutdown),
         cmocka_unit_test(test_housekeeping_in_slices),
         cmocka_unit_test(test_write_groups),
