@@ -4,6 +4,7 @@
  */
 #include "na/pgpool.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -17,8 +18,9 @@
 
 struct lane {
     struct na_store_call *head, *tail;
-    unsigned waiting;
+    unsigned waiting, waiting_groupable;
     unsigned connected, busy;
+    unsigned running_groupable; /* groups and lone groupable calls running */
     unsigned acquire_ms;
     unsigned long long timeouts; /* calls that found no worker within acquire_ms */
     pthread_cond_t work;         /* a call was queued, or stop */
@@ -77,20 +79,61 @@ static void push(struct lane *l, struct na_store_call *call)
     if (!call->next)
         l->tail = call;
     l->waiting++;
+    l->waiting_groupable += call->groupable;
+}
+
+/* Unlinks the call at *pp, whose predecessor is `prev` (NULL at the head). */
+static struct na_store_call *unlink_at(struct lane *l, struct na_store_call **pp,
+                                       struct na_store_call *prev)
+{
+    struct na_store_call *call = *pp;
+
+    *pp = call->next;
+    if (l->tail == call)
+        l->tail = prev;
+    l->waiting--;
+    l->waiting_groupable -= call->groupable;
+    call->next = NULL;
+    return call;
 }
 
 static struct na_store_call *pop(struct lane *l)
 {
-    struct na_store_call *call = l->head;
+    return l->head ? unlink_at(l, &l->head, NULL) : NULL;
+}
 
-    if (call) {
-        l->head = call->next;
-        if (!l->head)
-            l->tail = NULL;
-        l->waiting--;
-        call->next = NULL;
+/* Pops the first call that is not groupable (the lane has one). */
+static struct na_store_call *pop_ungroupable(struct lane *l)
+{
+    struct na_store_call **pp = &l->head, *prev = NULL;
+
+    assert(l->waiting > l->waiting_groupable);
+    while ((*pp)->groupable) {
+        prev = *pp;
+        pp = &(*pp)->next;
     }
-    return call;
+    return unlink_at(l, pp, prev);
+}
+
+/*
+ * With the lock held: whether the groupable calls queued on `l` are held
+ * for the group running (see the header), as of `now`.
+ */
+static bool held(const struct na_pgpool *p, const struct lane *l, uint64_t now)
+{
+    return p->cfg.hold_ms && l->running_groupable && l->head && l->head->groupable &&
+           l->waiting_groupable < p->cfg.group_max &&
+           now < l->head->arrived_ns + (uint64_t)p->cfg.hold_ms * 1000000u;
+}
+
+/*
+ * With the lock held: whether a free worker has a call to take on `l`. One
+ * whose groupable call just ended (`wrote`) takes the held calls: they were
+ * held for it.
+ */
+static bool takeable(const struct na_pgpool *p, const struct lane *l, uint64_t now, bool wrote)
+{
+    return l->head && (wrote || l->waiting > l->waiting_groupable || !held(p, l, now));
 }
 
 /* Finishes a list of calls as unavailable, outside the lock. */
@@ -117,8 +160,12 @@ void na_pgpool_submit(struct na_pgpool *p, struct na_store_call *call)
         fail_all(call, "server shutting down");
         return;
     }
+    call->groupable = l == &p->items && p->cfg.run_group && p->cfg.group_max > 1 &&
+                      p->cfg.groupable(call, p->cfg.cls);
     push(l, call);
-    pthread_cond_signal(&l->work);
+    /* A held call wakes no worker: the supervisor does, if the hold runs out. */
+    if (takeable(p, l, na_clock_ns(), false))
+        pthread_cond_signal(&l->work);
     if (l->head == call)
         pthread_cond_signal(&p->tick); /* the supervisor has a new first deadline */
     pthread_mutex_unlock(&p->lock);
@@ -134,14 +181,34 @@ static unsigned take_group(struct na_pgpool *p, struct lane *l, struct na_store_
     struct na_store_call *last = first;
     unsigned n = 1;
 
-    if (!p->cfg.run_group || p->cfg.group_max < 2 || !p->cfg.groupable(first, p->cfg.cls))
+    if (!first->groupable)
         return 1;
-    while (n < p->cfg.group_max && l->head && p->cfg.groupable(l->head, p->cfg.cls)) {
+    while (n < p->cfg.group_max && l->head && l->head->groupable) {
         last->next = pop(l);
         last = last->next;
         n++;
     }
     return n;
+}
+
+/*
+ * With the lock held and takeable(): pops what the worker takes, setting
+ * *n to how many calls it heads. Held calls stay (but for `wrote`).
+ */
+static struct na_store_call *take(struct na_pgpool *p, struct lane *l, bool wrote, unsigned *n)
+{
+    struct na_store_call *call;
+
+    if (!wrote && held(p, l, na_clock_ns())) {
+        *n = 1;
+        return pop_ungroupable(l);
+    }
+    call = pop(l);
+    *n = take_group(p, l, call);
+    /* A groupable call left first has a hold of its own to end: the supervisor's to time. */
+    if (p->cfg.hold_ms && l->head && l->head->groupable)
+        pthread_cond_signal(&p->tick);
+    return call;
 }
 
 /* Logs the pool's transitions between reachable and not. Called unlocked. */
@@ -196,6 +263,7 @@ static void *worker_main(void *arg)
     unsigned backoff = p->cfg.backoff_min_ms;
     bool housekeeps = l == &p->health && p->cfg.idle && p->cfg.idle_ms;
     uint64_t next_idle = na_clock_after_ms(p->cfg.idle_ms);
+    bool wrote = false; /* the last call run was groupable */
     void *conn = NULL;
     char err[256];
 
@@ -227,7 +295,8 @@ static void *worker_main(void *arg)
             note_connect(p, true, NULL);
         }
         pthread_mutex_lock(&p->lock);
-        while (!l->head && !atomic_load(&p->stop)) {
+        while (!takeable(p, l, na_clock_ns(), wrote) && !atomic_load(&p->stop)) {
+            wrote = false; /* what comes while it waits was not held for it */
             if (!housekeeps) {
                 pthread_cond_wait(&l->work, &p->lock);
             } else {
@@ -251,15 +320,17 @@ static void *worker_main(void *arg)
                 conn = NULL;
                 continue;
             }
-            if (!l->head) {
+            if (!takeable(p, l, na_clock_ns(), wrote)) {
                 pthread_mutex_unlock(&p->lock);
                 continue; /* another worker took them meanwhile */
             }
         }
-        call = atomic_load(&p->stop) ? NULL : pop(l);
-        n = call ? take_group(p, l, call) : 0;
-        if (call)
+        call = atomic_load(&p->stop) || !l->head ? NULL : take(p, l, wrote, &n);
+        if (call) {
             l->busy++;
+            l->running_groupable += call->groupable;
+        }
+        wrote = false;
         pthread_mutex_unlock(&p->lock);
         if (atomic_load(&p->stop))
             break;
@@ -287,6 +358,8 @@ static void *worker_main(void *arg)
 
         pthread_mutex_lock(&p->lock);
         l->busy--;
+        l->running_groupable -= call->groupable;
+        wrote = call->groupable;
         if (!keep)
             l->connected--;
         if (n > 1) {
@@ -351,6 +424,15 @@ static void *supervisor_main(void *arg)
 
         expire(&p->items, now, &items, &next);
         expire(&p->health, now, &pings, &next);
+        if (p->cfg.hold_ms && p->items.head && p->items.head->groupable) {
+            /* Held calls wake no worker when they come: one is woken as their hold runs out. */
+            uint64_t due = p->items.head->arrived_ns + (uint64_t)p->cfg.hold_ms * 1000000u;
+
+            if (now >= due)
+                pthread_cond_signal(&p->items.work);
+            else if (due < next)
+                next = due;
+        }
         if (items || pings) {
             pthread_mutex_unlock(&p->lock);
             fail_all(items, items_down ? "database unavailable, retry later"

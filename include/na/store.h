@@ -106,6 +106,7 @@ struct na_store_call {
 
     /* The store's own. */
     struct na_store_call *next;
+    bool groupable; /* a blocking store's pool may run it in a write group */
 };
 
 struct na_store_health {

@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "na/clock.h"
 #include "na/pgpool.h"
@@ -505,8 +506,128 @@ static bool fake_run_group(void *conn, struct na_store_call *calls, void *cls)
     pthread_mutex_lock(&f.lock);
     if (ngroups < 8)
         group_sizes[ngroups++] = n;
+    /* Held as fake_run() holds its calls. */
+    f.held++;
+    pthread_cond_broadcast(&f.changed);
+    while (f.hold)
+        pthread_cond_wait(&f.changed, &f.lock);
+    f.held--;
     pthread_mutex_unlock(&f.lock);
     return true;
+}
+
+/* Two workers, groups of 3 at most, creates held for the group ahead for `hold_ms`. */
+static struct na_pgpool *start_holding(unsigned hold_ms)
+{
+    struct na_pgpool_config c = {
+        .size = 2,
+        .acquire_timeout_ms = 10000,
+        .health_timeout_ms = 1000,
+        .open = fake_open,
+        .run = fake_run,
+        .close = fake_close,
+        .groupable = fake_groupable,
+        .run_group = fake_run_group,
+        .group_max = 3,
+        .hold_ms = hold_ms,
+    };
+    unsigned three = 3;
+    struct na_pgpool *p;
+
+    fake_reset(0, true);
+    ngroups = 0;
+    finished = 0;
+    p = na_pgpool_start(&c);
+    assert_non_null(p);
+    wait_until(all_connected, &three);
+    return p;
+}
+
+static void submit_op(struct na_pgpool *p, struct probe *pr, enum na_store_op op)
+{
+    probe_init(pr, 0);
+    pr->call.op = op;
+    submit(p, pr);
+}
+
+static void test_creates_are_held_for_the_group_running(void **state)
+{
+    struct probe a, b, c, g;
+    struct na_pgpool_stats st;
+    unsigned one = 1, two = 2;
+    struct na_pgpool *p;
+
+    (void)state;
+    p = start_holding(5000);
+    submit_op(p, &a, NA_STORE_CREATE);
+    wait_until(held_is, &one);
+    submit_op(p, &b, NA_STORE_CREATE);
+    submit_op(p, &c, NA_STORE_CREATE);
+    /* The second worker is free, and leaves them for a's. */
+    usleep(100 * 1000);
+    na_pgpool_stats(p, &st);
+    assert_int_equal(st.busy, 1);
+    assert_int_equal(st.waiting, 2);
+    /* A read is never held, even queued behind held creates. */
+    submit_op(p, &g, NA_STORE_GET);
+    wait_until(held_is, &two);
+    na_pgpool_stats(p, &st);
+    assert_int_equal(st.waiting, 2);
+    release();
+    while (!order_of(&b) || !order_of(&c) || !order_of(&g))
+        sched_yield();
+    /* a's worker took b and c as one group. */
+    assert_int_equal(ngroups, 1);
+    assert_int_equal(group_sizes[0], 2);
+    assert_true(order_of(&a) < order_of(&b));
+    assert_int_equal(b.call.rc, NA_STORE_OK);
+    assert_int_equal(c.call.rc, NA_STORE_OK);
+    na_pgpool_free(p);
+}
+
+static void test_a_whole_group_is_not_held(void **state)
+{
+    struct probe a, b[3];
+    unsigned one = 1, two = 2;
+    struct na_pgpool *p;
+
+    (void)state;
+    p = start_holding(5000);
+    submit_op(p, &a, NA_STORE_CREATE);
+    wait_until(held_is, &one);
+    for (int i = 0; i < 3; i++)
+        submit_op(p, &b[i], NA_STORE_CREATE);
+    /* group_max waiting: the second worker runs them at once, a still running. */
+    wait_until(held_is, &two);
+    assert_int_equal(order_of(&a), 0);
+    assert_int_equal(ngroups, 1);
+    assert_int_equal(group_sizes[0], 3);
+    release();
+    while (!order_of(&a) || !order_of(&b[2]))
+        sched_yield();
+    na_pgpool_free(p);
+}
+
+static void test_a_hold_runs_out(void **state)
+{
+    struct probe a, b;
+    unsigned one = 1, two = 2;
+    struct na_pgpool *p;
+
+    (void)state;
+    p = start_holding(100);
+    submit_op(p, &a, NA_STORE_CREATE);
+    wait_until(held_is, &one);
+    submit_op(p, &b, NA_STORE_CREATE);
+    /* a runs on (stuck behind a lock, say): b starts on the other worker once held 100 ms. */
+    wait_until(held_is, &two);
+    assert_true(na_clock_ns() - b.call.arrived_ns >= 100 * 1000000ull);
+    assert_int_equal(order_of(&a), 0);
+    release();
+    while (!order_of(&a) || !order_of(&b))
+        sched_yield();
+    assert_int_equal(ngroups, 0); /* each ran alone */
+    na_pgpool_free(p);
 }
 
 static void test_write_groups(void **state)
@@ -572,6 +693,9 @@ int main(void)
         cmocka_unit_test(test_shutdown),
         cmocka_unit_test(test_housekeeping_in_slices),
         cmocka_unit_test(test_write_groups),
+        cmocka_unit_test(test_creates_are_held_for_the_group_running),
+        cmocka_unit_test(test_a_whole_group_is_not_held),
+        cmocka_unit_test(test_a_hold_runs_out),
     };
 
     return RUN(tests);
