@@ -22,9 +22,8 @@
  * While a group (or a lone groupable call) is running, the groupable calls
  * that arrive behind it are held for it: its worker takes them as its next
  * group when it is done, instead of other workers starting groups of one
- * or two each. Fewer, larger groups cost the database less per write (on
- * the benchmark's two CPUs, 1.7 times the writes per second of groups
- * taken as soon as a worker is free). A hold ends as soon as a whole group
+ * or two each. Fewer, larger groups cost the database less per write (the
+ * README's database benchmark shows what it is worth). A hold ends as soon as a whole group
  * (group_max) is waiting, which another worker then starts at once, and
  * at the latest `hold_ms` after the first held call arrived: a group stuck
  * behind a lock holds the writes behind it that long at most. Calls that
