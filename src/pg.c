@@ -347,7 +347,7 @@ PGresult *na_pg_exec(PGconn *conn, const char *stmt, const char *sql, int nparam
     PGresult *res = NULL, *r;
     int queued;
 
-    fate->timed_out = fate->sent = false;
+    fate->timed_out = fate->sent = fate->after_result = false;
     /*
      * A connection the server has closed since its last use (a restart, a
      * crash, an idle timeout) reads as ready with nothing but the end:
@@ -381,6 +381,7 @@ PGresult *na_pg_exec(PGconn *conn, const char *stmt, const char *sql, int nparam
                    PQresultStatus(res) != PGRES_FATAL_ERROR) {
             PQclear(res);
             res = r;
+            fate->after_result = true;
         } else {
             PQclear(r);
         }
@@ -395,6 +396,15 @@ bool na_pg_classify(PGconn *conn, const PGresult *res, const struct na_pg_fate *
     const char *constraint = res ? PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME) : NULL;
     bool conn_ok = PQstatus(conn) == CONNECTION_OK && !fate->timed_out;
 
+    /*
+     * Never sent; or the backend ended (an operator, a failover, another
+     * backend's crash) before the statement completed, and with it the
+     * transaction: a commit comes before the statement's own result, and
+     * no interrupt is taken between them.
+     */
+    call->not_run = !conn_ok && (res ? state && !fate->after_result &&
+                                           (!strcmp(state, "57P01") || !strcmp(state, "57P02"))
+                                     : !fate->sent && !fate->timed_out);
     if (!res || !state) {
         /*
          * No answer. A statement that commits and reached the server may

@@ -21,6 +21,8 @@ struct lane {
     unsigned waiting, waiting_groupable;
     unsigned connected, busy;
     unsigned running_groupable; /* groups and lone groupable calls running */
+    unsigned long long held;    /* groupable calls held when they came */
+    unsigned long long reruns;  /* calls queued again after their connection ended */
     unsigned acquire_ms;
     unsigned long long timeouts; /* calls that found no worker within acquire_ms */
     pthread_cond_t work;         /* a call was queued, or stop */
@@ -31,8 +33,9 @@ struct worker {
     struct lane *lane;
     pthread_t thread;
     bool started;
-    bool ever_connected; /* its next connection is a reconnect (the worker's own) */
-    unsigned seed;       /* for rand_r: the backoff's jitter */
+    uint64_t groupable_since; /* when its groupable call started; 0: none running */
+    bool ever_connected;      /* its next connection is a reconnect (the worker's own) */
+    unsigned seed;            /* for rand_r: the backoff's jitter */
 };
 
 struct na_pgpool {
@@ -115,15 +118,39 @@ static struct na_store_call *pop_ungroupable(struct lane *l)
     return unlink_at(l, pp, prev);
 }
 
+/* With the lock held: when the youngest groupable call running on `l` started; 0: none. */
+static uint64_t youngest_running(const struct na_pgpool *p, const struct lane *l)
+{
+    uint64_t since = 0;
+
+    if (!l->running_groupable)
+        return 0;
+    for (unsigned i = 0; i < p->nworkers; i++)
+        if (p->workers[i].lane == l && p->workers[i].groupable_since > since)
+            since = p->workers[i].groupable_since;
+    return since;
+}
+
 /*
- * With the lock held: whether the groupable calls queued on `l` are held
- * for the group running (see the header), as of `now`.
+ * With the lock held: when the hold of the groupable calls queued on `l`
+ * ends (see the header): at the latest hold_ms after the first came, and
+ * as the youngest group running grows older than that (one stuck behind a
+ * lock holds nothing). 0: they are not held.
  */
+static uint64_t hold_ends(const struct na_pgpool *p, const struct lane *l)
+{
+    uint64_t hold_ns = (uint64_t)p->cfg.hold_ms * 1000000u, since;
+
+    if (!hold_ns || !l->head || !l->head->groupable || l->waiting_groupable >= p->cfg.group_max ||
+        !(since = youngest_running(p, l)))
+        return 0;
+    return (since < l->head->arrived_ns ? since : l->head->arrived_ns) + hold_ns;
+}
+
+/* With the lock held: whether the groupable calls queued on `l` are held, as of `now`. */
 static bool held(const struct na_pgpool *p, const struct lane *l, uint64_t now)
 {
-    return p->cfg.hold_ms && l->running_groupable && l->head && l->head->groupable &&
-           l->waiting_groupable < p->cfg.group_max &&
-           now < l->head->arrived_ns + (uint64_t)p->cfg.hold_ms * 1000000u;
+    return now < hold_ends(p, l);
 }
 
 /*
@@ -166,6 +193,8 @@ void na_pgpool_submit(struct na_pgpool *p, struct na_store_call *call)
     /* A held call wakes no worker: the supervisor does, if the hold runs out. */
     if (takeable(p, l, na_clock_ns(), false))
         pthread_cond_signal(&l->work);
+    else
+        l->held++;
     if (l->head == call)
         pthread_cond_signal(&p->tick); /* the supervisor has a new first deadline */
     pthread_mutex_unlock(&p->lock);
@@ -189,6 +218,43 @@ static unsigned take_group(struct na_pgpool *p, struct lane *l, struct na_store_
         n++;
     }
     return n;
+}
+
+/*
+ * With the lock held, after a run that lost its connection: queues again,
+ * ahead of the calls that came after them, the calls of `list` that
+ * certainly did not run (call->not_run: a backend ended under them, by a
+ * failover or an operator), NA_PGPOOL_RERUNS times at most and only before
+ * their acquire deadline, so a call's wait stays within the bounds it had.
+ * Returns the rest, to finish.
+ */
+static struct na_store_call *requeue(struct na_pgpool *p, struct lane *l,
+                                     struct na_store_call *list)
+{
+    struct na_store_call *rest = NULL, **tail = &rest;
+    uint64_t now = na_clock_ns();
+
+    while (list) {
+        struct na_store_call *c = list;
+
+        list = c->next;
+        if (c->not_run && !p->shut && c->reruns < NA_PGPOOL_RERUNS &&
+            now < c->arrived_ns + (uint64_t)l->acquire_ms * 1000000u) {
+            c->reruns++;
+            l->reruns++;
+            c->rc = NA_STORE_OK; /* as it came: only a failure sets an outcome */
+            c->detail[0] = '\0';
+            push(l, c);
+            if (l->head == c)
+                pthread_cond_signal(&p->tick); /* a new first deadline */
+            pthread_cond_signal(&l->work);
+        } else {
+            c->next = NULL;
+            *tail = c;
+            tail = &c->next;
+        }
+    }
+    return rest;
 }
 
 /*
@@ -315,6 +381,7 @@ static void *worker_main(void *arg)
             pthread_mutex_lock(&p->lock);
             if (!usable) {
                 l->connected--;
+                pthread_cond_signal(&l->work); /* another connected worker may take them */
                 pthread_mutex_unlock(&p->lock);
                 p->cfg.close(conn, p->cfg.cls);
                 conn = NULL;
@@ -329,6 +396,8 @@ static void *worker_main(void *arg)
         if (call) {
             l->busy++;
             l->running_groupable += call->groupable;
+            if (call->groupable)
+                w->groupable_since = na_clock_ns();
         }
         wrote = false;
         pthread_mutex_unlock(&p->lock);
@@ -352,6 +421,8 @@ static void *worker_main(void *arg)
 
         uint64_t t0 = na_clock_ns(), took;
 
+        for (struct na_store_call *c = call; c; c = c->next)
+            c->not_run = false;
         keep =
             n > 1 ? p->cfg.run_group(conn, call, p->cfg.cls) : p->cfg.run(conn, call, p->cfg.cls);
         took = na_clock_ns() - t0;
@@ -359,12 +430,19 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&p->lock);
         l->busy--;
         l->running_groupable -= call->groupable;
+        w->groupable_since = 0;
         wrote = call->groupable;
         if (!keep)
             l->connected--;
         if (n > 1) {
             p->groups++;
             p->grouped += n;
+        }
+        if (!keep) {
+            call = requeue(p, l, call);
+            /* Calls held for this worker's group are its no longer: it reconnects first. */
+            if (l->head)
+                pthread_cond_signal(&l->work);
         }
         for (struct na_store_call *c = call; c; c = c->next)
             if (l == &p->items && (c->rc == NA_STORE_UNAVAILABLE || c->rc == NA_STORE_UNKNOWN ||
@@ -425,8 +503,12 @@ static void *supervisor_main(void *arg)
         expire(&p->items, now, &items, &next);
         expire(&p->health, now, &pings, &next);
         if (p->cfg.hold_ms && p->items.head && p->items.head->groupable) {
-            /* Held calls wake no worker when they come: one is woken as their hold runs out. */
-            uint64_t due = p->items.head->arrived_ns + (uint64_t)p->cfg.hold_ms * 1000000u;
+            /*
+             * Held calls wake no worker when they come: one is woken as their
+             * hold ends (or now, if it ended unseen: the group they were held
+             * for ended on a connection lost, say).
+             */
+            uint64_t due = hold_ends(p, &p->items);
 
             if (now >= due)
                 pthread_cond_signal(&p->items.work);
@@ -519,6 +601,8 @@ void na_pgpool_stats(struct na_pgpool *p, struct na_pgpool_stats *out)
     out->reconnects = p->reconnects;
     out->errors = p->errors;
     out->groups = p->groups;
+    out->held = p->items.held;
+    out->reruns = p->items.reruns + p->health.reruns;
     out->grouped = p->grouped;
     pthread_mutex_unlock(&p->lock);
 }

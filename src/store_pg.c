@@ -481,6 +481,7 @@ out:
     for (struct na_store_call *call = calls; call; call = call->next) {
         if (scratch.rc != NA_STORE_OK) {
             call->rc = scratch.rc;
+            call->not_run = scratch.not_run;
             memcpy(call->detail, scratch.detail, sizeof(call->detail));
         }
         call->latency_ms = na_clock_ms_since(t0);

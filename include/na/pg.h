@@ -55,8 +55,9 @@ bool na_pg_closed(PGconn *conn);
 
 /* What became of a statement that got no result. */
 struct na_pg_fate {
-    bool timed_out; /* the deadline passed */
-    bool sent;      /* every byte of it reached the kernel: the server may have run it */
+    bool timed_out;    /* the deadline passed */
+    bool sent;         /* every byte of it reached the kernel: the server may have run it */
+    bool after_result; /* the error returned came after the statement's own result */
 };
 
 /*
@@ -73,7 +74,11 @@ PGresult *na_pg_exec(PGconn *conn, const char *stmt, const char *sql, int nparam
  * Classifies a failed or missing result into call->rc and call->detail.
  * `commits` says the statement commits a write on success (an autocommit
  * write, or COMMIT): without an answer after it was sent, its outcome is
- * unknown (NA_STORE_UNKNOWN, 504) rather than unavailable (503). Returns
+ * unknown (NA_STORE_UNKNOWN, 504) rather than unavailable (503). Sets
+ * call->not_run when the statement certainly did not run, or did not
+ * commit, and the connection is gone with it: never sent, or ended by the
+ * server (a terminated backend's FATAL, 57P01 or 57P02) before it
+ * completed; such a call may run again on another connection. Returns
  * true when the connection is still good for another query.
  */
 bool na_pg_classify(PGconn *conn, const PGresult *res, const struct na_pg_fate *fate, bool commits,

@@ -29,6 +29,13 @@
  * behind a lock holds the writes behind it that long at most. Calls that
  * are not groupable are never held, even queued behind held ones.
  *
+ * A call that failed on a connection the server ended under it, and
+ * certainly did not run (call->not_run: never sent, or the backend's FATAL
+ * before the statement completed), is queued again to run on another
+ * connection: NA_PGPOOL_RERUNS times at most, and only before its acquire
+ * deadline, so the bound on its wait is unchanged. A failover then costs
+ * the calls in flight a reconnect, not a 503.
+ *
  * PING calls (the deep health check) have a lane of their own, one worker
  * and one connection, so a saturated pool still gets a true answer about
  * the database, within the ping's own deadline.
@@ -53,6 +60,7 @@
 #define NA_PGPOOL_BACKOFF_MIN_MS 100u
 #define NA_PGPOOL_BACKOFF_MAX_MS 5000u
 #define NA_PGPOOL_IDLE_AGAIN_MS  10u
+#define NA_PGPOOL_RERUNS         2u /* times a call that did not run is queued again */
 
 struct na_pgpool_config {
     unsigned size; /* workers for item calls */
@@ -117,6 +125,8 @@ struct na_pgpool_stats {
     unsigned long long reconnects;           /* item connections opened again */
     unsigned long long errors; /* item calls that failed on their connection (503, 504, 500) */
     unsigned long long groups, grouped; /* groups run, and the calls in them */
+    unsigned long long held;            /* groupable calls held for a group when they came */
+    unsigned long long reruns; /* calls run again after their connection ended under them */
 };
 
 void na_pgpool_stats(struct na_pgpool *p, struct na_pgpool_stats *out);

@@ -107,6 +107,8 @@ struct na_store_call {
     /* The store's own. */
     struct na_store_call *next;
     bool groupable; /* a blocking store's pool may run it in a write group */
+    bool not_run;   /* failed, certainly not run, on a connection now gone */
+    unsigned char reruns;
 };
 
 struct na_store_health {

@@ -4,6 +4,7 @@ socket before any request came. The next requests must not be the ones that find
 with Node's pg pool, which drops an idle client the moment its socket errors."""
 
 import json
+import threading
 import time
 import unittest
 
@@ -62,6 +63,82 @@ class IdleConnectionsClosedByTheDatabaseTest(unittest.TestCase):
         self.assertEqual(r.status, 201)
         self.assertEqual(self.db.psql("SELECT count(*) FROM items WHERE name = 'after failover'",
                                       db=self.name), [["1"]])
+
+
+
+class EndedMidCallTest(unittest.TestCase):
+    """A backend ended while a call waits on it (a failover in the middle of a query, here
+    pg_terminate_backend of one waiting on a lock): its FATAL says the call's transaction did
+    not commit, so the call runs again on a new connection, and answers as if nothing had
+    happened; the reviewer's race (backends ended just before requests came, their FATAL
+    arriving after the request was sent) is this case too. Before: 503 for each."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.db = pg.shared()
+        cls.name = "ended_mid_call"
+        cls.url = cls.db.fresh_database(cls.name)
+
+    def setUp(self):
+        self.srv = Server({"API_KEY": KEY, "DATABASE_URL": self.url, "DB_POOL_SIZE": "2",
+                           "DB_ACQUIRE_TIMEOUT_MS": "10000", "ACCESS_LOG": "off"})
+        self.addCleanup(self.srv.stop)
+        self.srv.wait_log(lambda l: l["message"] == "database connected")
+
+    def psql(self, sql):
+        return self.db.psql(sql, db=self.name)
+
+    def ended_while_waiting(self, method, path, headers=None, payload=b""):
+        """Runs the request while a lock on items holds it, ends the backend it waits on,
+        then lifts the lock; returns the answer."""
+        locker = self.db.psql_background("BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE;"
+                                         " SELECT pg_sleep(30); COMMIT;", db=self.name)
+        answer = []
+        try:
+            deadline = time.monotonic() + 10
+            while self.psql("SELECT count(*) FROM pg_locks WHERE relation = 'items'::regclass"
+                            " AND mode = 'AccessExclusiveLock' AND granted") != [["1"]]:
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.02)
+            t = threading.Thread(target=lambda: answer.append(
+                self.srv.request(method, path, headers, payload)))
+            t.start()
+            waiting = []
+            while not waiting:
+                self.assertLess(time.monotonic(), deadline, "the request never waited")
+                waiting = self.psql("SELECT pid FROM pg_stat_activity WHERE wait_event_type ="
+                                    " 'Lock' AND query NOT LIKE '%pg_sleep%'")
+                time.sleep(0.02)
+            self.psql(f"SELECT pg_terminate_backend({waiting[0][0]})")
+            while self.psql(f"SELECT count(*) FROM pg_stat_activity WHERE pid = {waiting[0][0]}"
+                            ) != [["0"]]:
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.02)
+        finally:
+            self.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                      " WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()")
+            locker.wait(30)
+        t.join(20)
+        return answer[0]
+
+    def test_a_read(self):
+        r = self.ended_while_waiting("GET", "/api/items?limit=1")
+        self.assertEqual(r.status, 200, r.body)
+
+    def test_a_plain_write(self):
+        r = self.ended_while_waiting("POST", "/api/items", AUTH,
+                                     json.dumps({"name": "ended plain", "price": 1}).encode())
+        self.assertEqual(r.status, 201, r.body)
+        self.assertEqual(self.psql("SELECT count(*) FROM items WHERE name = 'ended plain'"),
+                         [["1"]])
+
+    def test_a_keyed_write(self):
+        r = self.ended_while_waiting("POST", "/api/items",
+                                     {**AUTH, "Idempotency-Key": "ended-keyed"},
+                                     json.dumps({"name": "ended keyed", "price": 1}).encode())
+        self.assertEqual(r.status, 201, r.body)
+        self.assertEqual(self.psql("SELECT count(*) FROM items WHERE name = 'ended keyed'"),
+                         [["1"]])
 
 
 if __name__ == "__main__":

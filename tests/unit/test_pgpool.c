@@ -22,10 +22,13 @@ struct fake {
     pthread_cond_t changed;
     int fail_opens; /* attempts to fail before one succeeds; -1: all */
     unsigned opens, closes, live;
-    bool hold;      /* calls wait for release() */
-    unsigned held;  /* calls waiting so */
-    unsigned gone;  /* connections the server is to have closed: usable() says no */
-    unsigned asked; /* usable() calls */
+    bool hold;         /* calls wait for release() */
+    unsigned held;     /* calls waiting so */
+    unsigned gone;     /* connections the server is to have closed: usable() says no */
+    unsigned asked;    /* usable() calls */
+    unsigned end_next; /* runs to come whose backend ends under them: not run */
+    unsigned run_ms;   /* how long a run takes */
+    int64_t stuck_id;  /* not 0: only runs of the call with this id are held */
 };
 
 static struct fake f;
@@ -35,7 +38,8 @@ static void fake_reset(int fail_opens, bool hold)
     pthread_mutex_init(&f.lock, NULL);
     pthread_cond_init(&f.changed, NULL);
     f.fail_opens = fail_opens;
-    f.opens = f.closes = f.live = f.held = f.gone = f.asked = 0;
+    f.opens = f.closes = f.live = f.held = f.gone = f.asked = f.end_next = f.run_ms = 0;
+    f.stuck_id = 0;
     f.hold = hold;
 }
 
@@ -62,16 +66,30 @@ static void *fake_open(void *cls, const atomic_bool *stop, char *err, size_t err
 
 static bool fake_run(void *conn, struct na_store_call *call, void *cls)
 {
+    bool ended;
+
     (void)conn;
     (void)cls;
     pthread_mutex_lock(&f.lock);
     f.held++;
     pthread_cond_broadcast(&f.changed);
-    while (f.hold)
+    while (f.hold && (!f.stuck_id || call->id == f.stuck_id))
         pthread_cond_wait(&f.changed, &f.lock);
     f.held--;
+    ended = f.end_next > 0;
+    if (ended)
+        f.end_next--;
     pthread_mutex_unlock(&f.lock);
-    call->rc = NA_STORE_OK;
+    if (f.run_ms)
+        usleep(f.run_ms * 1000);
+    if (ended) {
+        /* As a terminated backend's FATAL before the statement completed. */
+        assert_int_equal(call->rc, NA_STORE_OK); /* a rerun starts clean */
+        call->rc = NA_STORE_UNAVAILABLE;
+        snprintf(call->detail, sizeof(call->detail), "database unavailable, retry later");
+        call->not_run = true;
+        return false;
+    }
     return true;
 }
 
@@ -393,6 +411,52 @@ static void test_replaces_a_connection_the_server_closed(void **state)
     assert_int_equal(f.opens, f.closes);
 }
 
+static void test_a_call_whose_backend_ended_runs_again(void **state)
+{
+    struct probe a, b, c;
+    struct na_pgpool_stats st;
+    unsigned two = 2;
+    struct na_pgpool *p;
+
+    (void)state;
+    fake_reset(0, false);
+    p = start(1, 5000);
+    wait_until(all_connected, &two);
+    /* Ended once: run again on a new connection, and answered. */
+    f.end_next = 1;
+    probe_init(&a, 0);
+    submit(p, &a);
+    while (!order_of(&a))
+        sched_yield();
+    assert_int_equal(a.call.rc, NA_STORE_OK);
+    assert_string_equal(a.call.detail, "");
+    na_pgpool_stats(p, &st);
+    assert_int_equal(st.reruns, 1);
+    assert_int_equal(st.errors, 0);
+    assert_int_equal(f.opens, 3);
+    /* Ended on every connection: NA_PGPOOL_RERUNS runs more at most, then 503. */
+    f.end_next = 10;
+    probe_init(&b, 0);
+    submit(p, &b);
+    while (!order_of(&b))
+        sched_yield();
+    assert_int_equal(b.call.rc, NA_STORE_UNAVAILABLE);
+    na_pgpool_stats(p, &st);
+    assert_int_equal(st.reruns, 1 + NA_PGPOOL_RERUNS);
+    /* Past its acquire deadline when it ended: not run again (the bound holds). */
+    wait_until(all_connected, &two);
+    f.end_next = 1;
+    f.run_ms = 150;
+    probe_init(&c, na_clock_ns() - 4900 * 1000000ull); /* 100 ms of its 5 s left */
+    submit(p, &c);
+    while (!order_of(&c))
+        sched_yield();
+    assert_int_equal(c.call.rc, NA_STORE_UNAVAILABLE);
+    na_pgpool_stats(p, &st);
+    assert_int_equal(st.reruns, 1 + NA_PGPOOL_RERUNS);
+    na_pgpool_free(p);
+}
+
 struct shutdown_arg {
     struct na_pgpool *p;
 };
@@ -568,6 +632,7 @@ static void test_creates_are_held_for_the_group_running(void **state)
     na_pgpool_stats(p, &st);
     assert_int_equal(st.busy, 1);
     assert_int_equal(st.waiting, 2);
+    assert_int_equal(st.held, 2);
     /* A read is never held, even queued behind held creates. */
     submit_op(p, &g, NA_STORE_GET);
     wait_until(held_is, &two);
@@ -604,6 +669,56 @@ static void test_a_whole_group_is_not_held(void **state)
     assert_int_equal(group_sizes[0], 3);
     release();
     while (!order_of(&a) || !order_of(&b[2]))
+        sched_yield();
+    na_pgpool_free(p);
+}
+
+static void test_a_group_running_longer_than_the_hold_holds_nothing(void **state)
+{
+    struct probe a, b;
+    struct na_pgpool_stats st;
+    unsigned one = 1, two = 2;
+    struct na_pgpool *p;
+
+    (void)state;
+    p = start_holding(200);
+    submit_op(p, &a, NA_STORE_CREATE);
+    wait_until(held_is, &one);
+    /* a runs on past the hold (stuck behind a lock, say): the writes after it are not held. */
+    usleep(300 * 1000);
+    submit_op(p, &b, NA_STORE_CREATE);
+    na_pgpool_stats(p, &st);
+    assert_int_equal(st.held, 0);
+    wait_until(held_is, &two);
+    assert_int_equal(order_of(&a), 0);
+    release();
+    while (!order_of(&a) || !order_of(&b))
+        sched_yield();
+    na_pgpool_free(p);
+    /*
+     * Nor those after a write that ran alongside it and ended: the group
+     * stuck is the only one running (an outside review: each sequential
+     * POST was held 10 ms, for a group that had ended).
+     */
+    p = start_holding(200);
+    f.stuck_id = 7;
+    probe_init(&a, 0);
+    a.call.op = NA_STORE_CREATE;
+    a.call.id = 7;
+    submit(p, &a);
+    wait_until(held_is, &one);
+    usleep(300 * 1000);
+    for (int i = 0; i < 3; i++) {
+        struct probe n;
+
+        submit_op(p, &n, NA_STORE_CREATE);
+        while (!order_of(&n))
+            sched_yield();
+    }
+    na_pgpool_stats(p, &st);
+    assert_int_equal(st.held, 0);
+    release();
+    while (!order_of(&a))
         sched_yield();
     na_pgpool_free(p);
 }
@@ -690,11 +805,13 @@ int main(void)
         cmocka_unit_test(test_backoff_is_not_cut_short_by_traffic),
         cmocka_unit_test(test_recovers_when_the_database_returns),
         cmocka_unit_test(test_replaces_a_connection_the_server_closed),
+        cmocka_unit_test(test_a_call_whose_backend_ended_runs_again),
         cmocka_unit_test(test_shutdown),
         cmocka_unit_test(test_housekeeping_in_slices),
         cmocka_unit_test(test_write_groups),
         cmocka_unit_test(test_creates_are_held_for_the_group_running),
         cmocka_unit_test(test_a_whole_group_is_not_held),
+        cmocka_unit_test(test_a_group_running_longer_than_the_hold_holds_nothing),
         cmocka_unit_test(test_a_hold_runs_out),
     };
 
