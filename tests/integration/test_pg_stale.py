@@ -28,18 +28,28 @@ def terminate_all(db, name):
         time.sleep(0.05)
 
 
-class IdleConnectionsClosedByTheDatabaseTest(unittest.TestCase):
+class PooledTest(unittest.TestCase):
+    """A database of its own (NAME), and a server on it for each test (with ENV)."""
+    NAME, ENV = None, {}
+
     @classmethod
     def setUpClass(cls):
         cls.db = pg.shared()
-        cls.name = "stale_conns"
+        cls.name = cls.NAME
         cls.url = cls.db.fresh_database(cls.name)
 
     def setUp(self):
-        self.srv = Server({"API_KEY": KEY, "DATABASE_URL": self.url,
-                           "DB_POOL_SIZE": str(POOL), "ACCESS_LOG": "off"})
+        self.srv = Server({"API_KEY": KEY, "DATABASE_URL": self.url, "ACCESS_LOG": "off",
+                           **self.ENV})
         self.addCleanup(self.srv.stop)
         self.srv.wait_log(lambda l: l["message"] == "database connected")
+
+
+class IdleConnectionsClosedByTheDatabaseTest(PooledTest):
+    NAME, ENV = "stale_conns", {"DB_POOL_SIZE": str(POOL)}
+
+    def setUp(self):
+        super().setUp()
         deadline = time.monotonic() + 10
         while self.db.psql("SELECT count(*) FROM pg_stat_activity"
                            f" WHERE datname = '{self.name}'") != [[str(POOL + 1)]]:
@@ -66,24 +76,13 @@ class IdleConnectionsClosedByTheDatabaseTest(unittest.TestCase):
 
 
 
-class EndedMidCallTest(unittest.TestCase):
+class EndedMidCallTest(PooledTest):
     """A backend ended while a call waits on it (a failover in the middle of a query, here
     pg_terminate_backend of one waiting on a lock): its FATAL says the call's transaction did
     not commit, so the call runs again on a new connection, and answers as if nothing had
     happened; the reviewer's race (backends ended just before requests came, their FATAL
     arriving after the request was sent) is this case too. Before: 503 for each."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.db = pg.shared()
-        cls.name = "ended_mid_call"
-        cls.url = cls.db.fresh_database(cls.name)
-
-    def setUp(self):
-        self.srv = Server({"API_KEY": KEY, "DATABASE_URL": self.url, "DB_POOL_SIZE": "2",
-                           "DB_ACQUIRE_TIMEOUT_MS": "10000", "ACCESS_LOG": "off"})
-        self.addCleanup(self.srv.stop)
-        self.srv.wait_log(lambda l: l["message"] == "database connected")
+    NAME, ENV = "ended_mid_call", {"DB_POOL_SIZE": "2", "DB_ACQUIRE_TIMEOUT_MS": "10000"}
 
     def psql(self, sql):
         return self.db.psql(sql, db=self.name)
