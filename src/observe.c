@@ -117,6 +117,12 @@ static void store_source(struct na_metrics_writer *w, void *cls)
                        (double)h.write_groups);
     na_metrics_counter(w, "node_api_db_writes_grouped_total", "Writes sent in those groups.",
                        (double)h.writes_grouped);
+    na_metrics_counter(w, "node_api_db_writes_held_total",
+                       "Writes held for the write group running ahead of them.",
+                       (double)h.writes_held);
+    na_metrics_counter(w, "node_api_db_reruns_total",
+                       "Calls run again on a new connection: their backend ended before they ran.",
+                       (double)h.reruns);
     na_metrics_counter(w, "node_api_reads_coalesced_total",
                        "Reads answered by another identical read's query.", (double)h.coalesced);
 }

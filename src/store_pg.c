@@ -550,6 +550,8 @@ static void pg_health(struct na_store *s, struct na_store_health *out)
     out->pool_errors = st.errors;
     out->write_groups = st.groups;
     out->writes_grouped = st.grouped;
+    out->writes_held = st.held;
+    out->reruns = st.reruns;
 }
 
 static uint64_t pg_generation(struct na_store *s)

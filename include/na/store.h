@@ -119,7 +119,9 @@ struct na_store_health {
     unsigned long long pool_acquire_timeouts, pool_reconnects; /* since start */
     unsigned long long pool_errors; /* calls that failed on their connection, since start */
     unsigned long long write_groups, writes_grouped; /* writes committed together, since start */
-    unsigned long long coalesced; /* reads that shared another's query, since start */
+    unsigned long long writes_held; /* held for the write group ahead, since start */
+    unsigned long long reruns;      /* calls run again after their backend ended, since start */
+    unsigned long long coalesced;   /* reads that shared another's query, since start */
 };
 
 struct na_store;

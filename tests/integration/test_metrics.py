@@ -378,6 +378,8 @@ class DatabaseMetricsTest(unittest.TestCase):
             self.assertEqual(series(samples, "node_api_db_acquire_timeouts_total"), 0)
             self.assertEqual(series(samples, "node_api_reads_coalesced_total"), 0)
             self.assertEqual(series(samples, "node_api_db_write_groups_total"), 0)
+            self.assertEqual(series(samples, "node_api_db_writes_held_total"), 0)
+            self.assertEqual(series(samples, "node_api_db_reruns_total"), 0)
             self.assertEqual(series(samples, "node_api_db_pool_connections", state="busy"), 0)
 
 

@@ -9,7 +9,7 @@ import time
 import unittest
 
 import pg
-from harness import Server
+from harness import Server, sample, scrape
 
 KEY = "stale-key"
 AUTH = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
@@ -118,6 +118,7 @@ class EndedMidCallTest(PooledTest):
                       " WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()")
             locker.wait(30)
         t.join(20)
+        self.assertEqual(sample(scrape(self.srv), "node_api_db_reruns_total"), 1)
         return answer[0]
 
     def test_a_read(self):
