@@ -345,6 +345,7 @@ PGresult *na_pg_exec(PGconn *conn, const char *stmt, const char *sql, int nparam
                      const char *const *params, uint64_t deadline_ns, struct na_pg_fate *fate)
 {
     PGresult *res = NULL, *r;
+    bool is_commit = sql && !stmt && !strcmp(sql, "COMMIT");
     int queued;
 
     fate->timed_out = fate->sent = fate->after_result = false;
@@ -373,12 +374,15 @@ PGresult *na_pg_exec(PGconn *conn, const char *stmt, const char *sql, int nparam
          * One statement, one result: keep the first, drain the rest. But an
          * autocommit statement commits at the end of its exchange, after its
          * rows: an error then (a deferred constraint, a serialization
-         * failure) comes as a later result, and it is the outcome.
+         * failure, the backend ended) comes as a later result, and it is the
+         * outcome. Not so for an explicit COMMIT: it commits before its own
+         * result, and an error after it (a terminate the backend took as it
+         * read the next message) ends the session, not the transaction.
          */
         if (!res) {
             res = r;
         } else if (PQresultStatus(r) == PGRES_FATAL_ERROR &&
-                   PQresultStatus(res) != PGRES_FATAL_ERROR) {
+                   PQresultStatus(res) != PGRES_FATAL_ERROR && !is_commit) {
             PQclear(res);
             res = r;
             fate->after_result = true;

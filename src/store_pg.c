@@ -248,7 +248,8 @@ static bool run_keyed(struct pg_store *ps, struct na_pg_conn *c, struct na_store
         return keep;
     }
     PQclear(res);
-    return true;
+    /* Committed; the backend may have ended right after (see na_pg_exec()). */
+    return PQstatus(c->pg) == CONNECTION_OK;
 rollback:
     if (keep) {
         struct na_pg_fate fate;

@@ -170,5 +170,41 @@ class AbandonedTransactionTest(unittest.TestCase):
             proxy.close()
 
 
+class EndedAfterCommitTest(unittest.TestCase):
+    def test_a_keyed_write_whose_backend_ends_after_its_commit_is_201(self):
+        """A keyed write's COMMIT commits, then its backend is terminated before the answer is
+        out (PostgreSQL takes the terminate when it reads the next message, after the
+        COMMIT's CommandComplete is queued): the client gets COMMIT done, then the FATAL. The
+        write is committed, and its answer is 201 (an outside review: 503, "certainly not
+        done", for a row that was in the table). A commit_delay makes the window wide."""
+        db = pg.Postgres(durable=True)
+        self.addCleanup(db.destroy)
+        db.psql("ALTER SYSTEM SET commit_delay = 100000", db="postgres")  # 100 ms in the commit
+        db.psql("ALTER SYSTEM SET commit_siblings = 0", db="postgres")
+        db.psql("SELECT pg_reload_conf()", db="postgres")
+        url = db.fresh_database("after_commit")
+        srv = Server({"API_KEY": KEY, "DATABASE_URL": url, "DB_POOL_SIZE": "1",
+                      "ACCESS_LOG": "off"})
+        self.addCleanup(srv.stop)
+        srv.wait_log(lambda l: l["message"] == "database connected")
+        answer = []
+        headers = {**AUTH, "Idempotency-Key": "k-after-commit"}
+        t = threading.Thread(target=lambda: answer.append(srv.request(
+            "POST", "/api/items", headers, body({"name": "after commit", "price": 1}))))
+        t.start()
+        ended = []
+        deadline = time.monotonic() + 10
+        while not ended:
+            self.assertLess(time.monotonic(), deadline, "the COMMIT was never seen running")
+            ended = db.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                            " WHERE usename = 'app' AND state = 'active' AND query = 'COMMIT'",
+                            db="after_commit")
+        t.join(20)
+        self.assertEqual(db.psql("SELECT count(*) FROM items WHERE name = 'after commit'",
+                                 db="after_commit"), [["1"]])
+        self.assertEqual(answer[0].status, 201, answer[0].body)
+        self.assertEqual(answer[0].json()["name"], "after commit")
+
+
 if __name__ == "__main__":
     unittest.main()
