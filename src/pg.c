@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <libpq-events.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -52,13 +53,37 @@ static void copy_error(PGconn *conn, char *err, size_t errlen)
         err[--n] = '\0';
 }
 
-/* Server notices ("relation already exists, skipping") go to the debug log, not stderr. */
-static void on_notice(void *arg, const char *message)
+/*
+ * A connection's mark that the server has ended its session: libpq's
+ * instance data for this event procedure, set to &session_ended. The
+ * procedure only needs to exist (libpq keeps instance data per registered
+ * procedure); the mark points at static storage, so nothing is freed.
+ */
+static const char session_ended = 1;
+
+static int ended_events(PGEventId id, void *info, void *pass)
 {
+    (void)id;
+    (void)info;
+    (void)pass;
+    return 1;
+}
+
+/*
+ * Server notices ("relation already exists, skipping") go to the debug log,
+ * not stderr. An error that comes while no query runs is one too, for
+ * libpq: a FATAL then is the server ending the session (a terminated
+ * backend's last words, before the close), and marks the connection so.
+ */
+static void on_notice(void *arg, const PGresult *res)
+{
+    PGconn *conn = arg;
+    const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
     char text[256];
 
-    (void)arg;
-    snprintf(text, sizeof(text), "%s", message);
+    if (severity && (!strcmp(severity, "FATAL") || !strcmp(severity, "PANIC")))
+        PQsetInstanceData(conn, ended_events, (void *)&session_ended);
+    snprintf(text, sizeof(text), "%s", PQresultErrorMessage(res));
     text[strcspn(text, "\n")] = '\0';
     na_logf(NA_LOG_DEBUG, "database notice", NA_LF_STR("notice", text));
 }
@@ -262,8 +287,9 @@ PGconn *na_pg_connect(const struct na_pg_options *o, char *err, size_t errlen)
         if (rc > 0)
             st = PQconnectPoll(conn);
     }
-    PQsetNoticeProcessor(conn, on_notice, NULL);
-    if (PQsetnonblocking(conn, 1)) {
+    PQsetNoticeReceiver(conn, on_notice, conn);
+    if (!PQregisterEventProc(conn, ended_events, "node-api session end", NULL) ||
+        PQsetnonblocking(conn, 1)) {
         copy_error(conn, err, errlen);
         goto fail;
     }
@@ -286,15 +312,19 @@ bool na_pg_closed(PGconn *conn)
     struct pollfd p = {.fd = PQsocket(conn), .events = POLLIN};
 
     for (int i = 0; i < 4; i++) {
-        if (p.fd < 0)
-            return true;
+        if (p.fd < 0 || PQinstanceData(conn, ended_events))
+            return true; /* closed, or its FATAL read already: the end is on its way */
         if (poll(&p, 1, 0) <= 0)
             return false; /* nothing pending: as good as it can be told */
-        if (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK)
+        if (!PQconsumeInput(conn))
+            return true;
+        /* PQconsumeInput() only reads: PQisBusy() parses, and an error now is a notice. */
+        (void)PQisBusy(conn);
+        if (PQstatus(conn) != CONNECTION_OK)
             return true;
         p.fd = PQsocket(conn);
     }
-    return false;
+    return PQinstanceData(conn, ended_events) != NULL;
 }
 
 /*

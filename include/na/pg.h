@@ -47,9 +47,10 @@ PGconn *na_pg_connect(const struct na_pg_options *o, char *err, size_t errlen);
 /*
  * True when the server has closed the connection since its last statement
  * (it ended the session: a restart, a failover, pg_terminate_backend, an
- * idle timeout), as what it sent meanwhile shows: its FATAL message, then
- * the end of the stream. Reads only what is pending; never blocks. Call
- * between statements.
+ * idle timeout), as what it sent meanwhile shows: its FATAL message (which
+ * libpq reads as a notice while no query runs: a connection marks itself
+ * ended on it, whenever it is read) or the end of the stream. Reads only
+ * what is pending; never blocks. Call between statements.
  */
 bool na_pg_closed(PGconn *conn);
 

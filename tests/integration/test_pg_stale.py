@@ -4,6 +4,7 @@ socket before any request came. The next requests must not be the ones that find
 with Node's pg pool, which drops an idle client the moment its socket errors."""
 
 import json
+import socket
 import threading
 import time
 import unittest
@@ -139,6 +140,84 @@ class EndedMidCallTest(PooledTest):
         self.assertEqual(r.status, 201, r.body)
         self.assertEqual(self.psql("SELECT count(*) FROM items WHERE name = 'ended keyed'"),
                          [["1"]])
+
+
+class SlowEndProxy:
+    """A TCP proxy to PostgreSQL that passes the server's end of a connection on `delay`
+    seconds late: its last words (a terminated backend's FATAL) come at once, the close after
+    them (a backend slow to exit, a path that delays the FIN)."""
+
+    def __init__(self, upstream_port, delay):
+        self.upstream, self.delay = upstream_port, delay
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            u = socket.create_connection(("127.0.0.1", self.upstream))
+            threading.Thread(target=self._pump, args=(c, u, 0), daemon=True).start()
+            threading.Thread(target=self._pump, args=(u, c, self.delay), daemon=True).start()
+
+    @staticmethod
+    def _pump(a, b, delay):
+        while True:
+            try:
+                data = a.recv(65536)
+                if data:
+                    b.sendall(data)
+                    continue
+            except OSError:
+                pass
+            time.sleep(delay)
+            for s in (a, b):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)  # wakes the other direction's recv too
+                except OSError:
+                    pass
+            return
+
+    def close(self):
+        self.sock.close()
+
+
+class FatalBeforeTheEndTest(unittest.TestCase):
+    """A terminated backend's FATAL reaches the idle connection before the close does: libpq
+    reads it as a notice (no query is running) and the connection still looks open. It is
+    the server saying the session is over: the next call is not sent on it, but runs on a new
+    connection (an outside review: a plain write sent there got 504, "may have been applied",
+    and was not in the table; a read 503)."""
+
+    def test_calls_after_the_fatal_run_on_a_new_connection(self):
+        db = pg.shared()
+        name = "fatal_first"
+        url = db.fresh_database(name)
+        proxy = SlowEndProxy(db.port, 2)
+        self.addCleanup(proxy.close)
+        srv = Server({"API_KEY": KEY, "DATABASE_URL": url.replace(f":{db.port}/",
+                                                                  f":{proxy.port}/"),
+                      "DB_POOL_SIZE": "1", "ACCESS_LOG": "off"})
+        self.addCleanup(srv.stop)
+        srv.wait_log(lambda l: l["message"] == "database connected")
+        answers = []
+        for method, path, headers, payload in (
+                ("POST", "/api/items", AUTH, json.dumps({"name": "fatal first", "price": 1})),
+                ("GET", "/api/items?limit=1", None, ""),
+                ("POST", "/api/items", {**AUTH, "Idempotency-Key": "fatal-first"},
+                 json.dumps({"name": "fatal first keyed", "price": 1}))):
+            self.assertEqual(srv.get("/api/items?limit=1").status, 200)  # connected, idle
+            terminate_all(db, name)
+            answers.append(srv.request(method, path, headers, payload.encode()).status)
+        self.assertEqual(answers, [201, 200, 201])
+        self.assertEqual(db.psql("SELECT name FROM items WHERE name LIKE 'fatal first%'"
+                                 " ORDER BY id", db=name),
+                         [["fatal first"], ["fatal first keyed"]])
 
 
 if __name__ == "__main__":
