@@ -21,7 +21,7 @@ struct lane {
     unsigned waiting, waiting_groupable;
     unsigned connected, busy;
     unsigned running_groupable; /* groups and lone groupable calls running */
-    unsigned long long held;    /* groupable calls held when they came */
+    unsigned long long holds;   /* groupable calls held when they came */
     unsigned long long reruns;  /* calls queued again after their connection ended */
     unsigned acquire_ms;
     unsigned long long timeouts; /* calls that found no worker within acquire_ms */
@@ -194,7 +194,7 @@ void na_pgpool_submit(struct na_pgpool *p, struct na_store_call *call)
     if (takeable(p, l, na_clock_ns(), false))
         pthread_cond_signal(&l->work);
     else
-        l->held++;
+        l->holds++;
     if (l->head == call)
         pthread_cond_signal(&p->tick); /* the supervisor has a new first deadline */
     pthread_mutex_unlock(&p->lock);
@@ -601,7 +601,7 @@ void na_pgpool_stats(struct na_pgpool *p, struct na_pgpool_stats *out)
     out->reconnects = p->reconnects;
     out->errors = p->errors;
     out->groups = p->groups;
-    out->held = p->items.held;
+    out->held = p->items.holds;
     out->reruns = p->items.reruns + p->health.reruns;
     out->grouped = p->grouped;
     pthread_mutex_unlock(&p->lock);

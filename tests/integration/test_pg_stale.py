@@ -19,12 +19,13 @@ POOL = 3
 
 def terminate_all(db, name):
     """Ends every backend of database `name` and waits until each has exited (its FATAL
-    is then in the socket of the connection it served)."""
-    db.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            f" WHERE datname = '{name}' AND pid <> pg_backend_pid()")
+    is then in the socket of the connection it served). Only those: a worker may open a
+    new connection meanwhile (the health lane's housekeeping finds its own ended)."""
+    pids = ",".join(r[0] for r in db.psql(
+        "SELECT pid FROM pg_stat_activity, pg_terminate_backend(pid)"
+        f" WHERE datname = '{name}' AND pid <> pg_backend_pid()")) or "0"
     deadline = time.monotonic() + 10
-    while db.psql("SELECT count(*) FROM pg_stat_activity"
-                  f" WHERE datname = '{name}' AND pid <> pg_backend_pid()") != [["0"]]:
+    while db.psql(f"SELECT count(*) FROM pg_stat_activity WHERE pid IN ({pids})") != [["0"]]:
         assert time.monotonic() < deadline, "the backends did not exit"
         time.sleep(0.05)
 
